@@ -1,0 +1,170 @@
+"""Category registry: keypoint names (in order), symmetry and canonical-frame convention.
+
+Canonical frame for every category: metres, +z up the category axis, origin at the bottom centre
+(the object stands on the plane z = 0). Category-specific choices are in ``CategorySpec.frame``.
+Keypoint definitions are in ``CategorySpec.keypoint_definitions`` (the procedural generators in
+``semcorr_core.data.shapes`` place them exactly so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from semcorr_core.data.shape import Symmetry
+from semcorr_core.errors import UnknownCategoryError
+
+__all__ = ["CATEGORY_NAMES", "CategorySpec", "CATEGORIES", "get_category"]
+
+CATEGORY_NAMES: tuple[str, ...] = ("mug", "bottle", "bowl", "can", "chair")
+
+
+@dataclass(frozen=True)
+class CategorySpec:
+    """One category.
+
+    name: registry key. keypoint_names: exact names in canonical order. symmetry: in the canonical
+    frame. frame: one-line canonical-frame description. keypoint_definitions: name -> definition.
+    surface_keypoints: the keypoints that lie on the object's surface for every procedural instance
+    (the others are geometric points on the axis, e.g. the centre of an open rim).
+    """
+
+    name: str
+    keypoint_names: tuple[str, ...]
+    symmetry: Symmetry
+    frame: str
+    keypoint_definitions: dict[str, str] = field(default_factory=dict)
+    surface_keypoints: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "frame": self.frame,
+            "keypoints": list(self.keypoint_names),
+            "keypoint_definitions": dict(self.keypoint_definitions),
+            "surface_keypoints": list(self.surface_keypoints),
+            "symmetry": self.symmetry.to_dict(),
+        }
+
+
+_ROT_Z = Symmetry(kind="rotation_z")
+
+CATEGORIES: dict[str, CategorySpec] = {
+    "mug": CategorySpec(
+        name="mug",
+        keypoint_names=("rim_center", "bottom_center", "handle_top", "handle_bottom", "handle_outer", "rim_front"),
+        symmetry=Symmetry(kind="reflection", plane_normal=(0.0, 1.0, 0.0)),
+        frame="metres; +z up the body axis; origin at the centre of the base (mug stands on z=0); "
+        "+x towards the handle; the handle lies in the xz-plane (mirror plane, normal +y)",
+        keypoint_definitions={
+            "rim_center": "on the axis at the height of the rim top: (0, 0, H)",
+            "bottom_center": "centre of the base, the origin (0, 0, 0); on the outer bottom surface",
+            "handle_top": "where the centre line of the handle tube enters the outer body surface at the "
+            "upper attachment: (R_out(z_top), 0, z_top); on the body surface (inside the handle)",
+            "handle_bottom": "same at the lower attachment: (R_out(z_bot), 0, z_bot)",
+            "handle_outer": "farthest point of the handle from the axis: on the handle's outer surface in "
+            "the mirror plane, at the middle of the handle loop (max x)",
+            "rim_front": "outer rim edge opposite the handle: (-R_top, 0, H)",
+        },
+        surface_keypoints=("bottom_center", "handle_top", "handle_bottom", "handle_outer", "rim_front"),
+    ),
+    "bottle": CategorySpec(
+        name="bottle",
+        keypoint_names=("cap_top", "neck", "shoulder", "bottom_center"),
+        symmetry=_ROT_Z,
+        frame="metres; +z up the bottle axis (base to cap); origin at the centre of the base; "
+        "continuous rotation symmetry about z, so +x is arbitrary",
+        keypoint_definitions={
+            "cap_top": "top of the cap on the axis: (0, 0, H); on the surface",
+            "neck": "on the axis at the base of the neck (where the shoulder reaches the neck radius)",
+            "shoulder": "on the axis at the top of the cylindrical body (where the shoulder starts to narrow)",
+            "bottom_center": "centre of the base, the origin; on the surface (flat base)",
+        },
+        surface_keypoints=("cap_top", "bottom_center"),
+    ),
+    "bowl": CategorySpec(
+        name="bowl",
+        keypoint_names=("rim_center", "bottom_center"),
+        symmetry=_ROT_Z,
+        frame="metres; +z up the bowl axis; origin on the axis in the resting plane z=0 (centre of the "
+        "base or of the foot ring); continuous rotation symmetry about z",
+        keypoint_definitions={
+            "rim_center": "on the axis at the height of the rim top: (0, 0, H)",
+            "bottom_center": "on the axis in the resting plane: (0, 0, 0) (on the surface only without a foot ring)",
+        },
+        surface_keypoints=(),
+    ),
+    "can": CategorySpec(
+        name="can",
+        keypoint_names=("top_center", "bottom_center"),
+        symmetry=_ROT_Z,
+        frame="metres; +z up the can axis; origin on the axis in the resting plane z=0; continuous "
+        "rotation symmetry about z",
+        keypoint_definitions={
+            "top_center": "on the axis at the height of the top rim (lip) plane: (0, 0, H)",
+            "bottom_center": "on the axis in the resting plane: (0, 0, 0)",
+        },
+        surface_keypoints=(),
+    ),
+    "chair": CategorySpec(
+        name="chair",
+        keypoint_names=(
+            "seat_front_left",
+            "seat_front_right",
+            "seat_back_left",
+            "seat_back_right",
+            "leg_front_left",
+            "leg_front_right",
+            "leg_back_left",
+            "leg_back_right",
+            "back_top_left",
+            "back_top_right",
+        ),
+        symmetry=Symmetry(
+            kind="reflection",
+            plane_normal=(0.0, 1.0, 0.0),
+            keypoint_swaps=(
+                ("seat_front_left", "seat_front_right"),
+                ("seat_back_left", "seat_back_right"),
+                ("leg_front_left", "leg_front_right"),
+                ("leg_back_left", "leg_back_right"),
+                ("back_top_left", "back_top_right"),
+            ),
+        ),
+        frame="metres; +z up; the chair faces +x (a sitter looks towards +x, their left is +y); origin on "
+        "the floor below the centre of the four leg floor contacts (= centre of the seat in x and y)",
+        keypoint_definitions={
+            "seat_front_left": "corner of the seat top surface at front (+x) left (+y)",
+            "seat_front_right": "corner of the seat top surface at front (+x) right (-y)",
+            "seat_back_left": "corner of the seat top surface at back (-x) left (+y)",
+            "seat_back_right": "corner of the seat top surface at back (-x) right (-y)",
+            "leg_front_left": "bottom end of the front-left leg: centre of its floor contact (z = 0)",
+            "leg_front_right": "bottom end of the front-right leg: centre of its floor contact (z = 0)",
+            "leg_back_left": "bottom end of the back-left leg: centre of its floor contact (z = 0)",
+            "leg_back_right": "bottom end of the back-right leg: centre of its floor contact (z = 0)",
+            "back_top_left": "top corner of the backrest on its front face (facing the sitter), left (+y)",
+            "back_top_right": "top corner of the backrest on its front face (facing the sitter), right (-y)",
+        },
+        surface_keypoints=(
+            "seat_front_left",
+            "seat_front_right",
+            "seat_back_left",
+            "seat_back_right",
+            "leg_front_left",
+            "leg_front_right",
+            "leg_back_left",
+            "leg_back_right",
+            "back_top_left",
+            "back_top_right",
+        ),
+    ),
+}
+
+
+def get_category(name: str) -> CategorySpec:
+    """The registered category ``name`` (case-insensitive); raises UnknownCategoryError otherwise."""
+    key = name.strip().lower() if isinstance(name, str) else None
+    if key not in CATEGORIES:
+        raise UnknownCategoryError(
+            f"unknown category {name!r}; known categories: {', '.join(CATEGORY_NAMES)}"
+        )
+    return CATEGORIES[key]

@@ -1,0 +1,140 @@
+"""Farthest-point sampling (FPS) of point clouds.
+
+Greedy: start from one point, then repeatedly add the point whose Euclidean distance to the
+already chosen set is largest (ties: lowest index). Seed 004 subsamples each back-projected cloud
+to 1024 points this way before building neighbourhoods.
+
+* :func:`farthest_point_sampling` -- numpy, ``(N, 3)`` -> ``(K,)`` indices.
+* :func:`farthest_point_sampling_torch` -- batched torch, ``(B, N, 3)`` -> ``(B, K)`` indices, with
+  optional per-cloud ``lengths`` for padded batches.
+
+The start point is ``start_index`` if given, else drawn uniformly from a seeded generator, so the
+result is deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+
+from semcorr_core.errors import InputError
+
+__all__ = ["farthest_point_sampling", "farthest_point_sampling_torch"]
+
+
+def farthest_point_sampling(
+    points: np.ndarray,
+    k: int,
+    *,
+    start_index: Optional[int] = None,
+    seed: int | np.random.Generator = 0,
+) -> np.ndarray:
+    """Indices of ``k`` farthest-point samples of ``points``.
+
+    Args:
+        points: ``(N, D)`` finite coordinates (usually D = 3).
+        k: number of samples, ``1 <= k <= N``.
+        start_index: first sample; ``None`` draws it from ``seed``.
+        seed: int seed or ``numpy.random.Generator`` for the start point.
+
+    Returns:
+        ``(k,)`` int64 indices, distinct, in selection order.
+    """
+    p = np.asarray(points, dtype=np.float64)
+    if p.ndim != 2 or p.shape[0] == 0:
+        raise InputError(f"farthest_point_sampling: points must be (N, D) with N > 0, got {p.shape}")
+    if not np.isfinite(p).all():
+        raise InputError("farthest_point_sampling: points contain NaN or inf; drop invalid points (missing depth) first")
+    n = p.shape[0]
+    k = int(k)
+    if not 1 <= k <= n:
+        raise InputError(f"farthest_point_sampling: k must be in [1, N={n}], got {k}")
+    if start_index is None:
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        start = int(rng.integers(n))
+    else:
+        start = int(start_index)
+        if not 0 <= start < n:
+            raise InputError(f"farthest_point_sampling: start_index {start} out of range [0, {n})")
+    out = np.empty(k, dtype=np.int64)
+    out[0] = start
+    d = np.sum((p - p[start]) ** 2, axis=1)
+    d[start] = -1.0  # chosen points can never be chosen again (matters for duplicate points)
+    for i in range(1, k):
+        j = int(np.argmax(d))
+        out[i] = j
+        d = np.minimum(d, np.sum((p - p[j]) ** 2, axis=1))
+        d[j] = -1.0
+    return out
+
+
+def farthest_point_sampling_torch(
+    points: torch.Tensor,
+    k: int,
+    *,
+    lengths: Optional[torch.Tensor] = None,
+    start_index: Optional[torch.Tensor | int] = None,
+    generator: Optional[torch.Generator] = None,
+) -> torch.Tensor:
+    """Batched FPS (no gradient; indices only).
+
+    Args:
+        points: ``(B, N, D)`` float tensor.
+        k: samples per cloud; ``1 <= k <= min(lengths)``.
+        lengths: optional ``(B,)`` int tensor, number of valid (leading) points per cloud; the
+            rest is padding and is never selected.
+        start_index: int or ``(B,)`` tensor of first samples; ``None`` draws them uniformly from
+            ``generator`` (``None`` -> a fresh generator seeded with 0, deterministic).
+        generator: ``torch.Generator`` on the points' device.
+
+    Returns:
+        ``(B, k)`` int64 indices on the points' device, distinct per cloud, in selection order.
+    """
+    if not isinstance(points, torch.Tensor) or points.dim() != 3 or not points.is_floating_point():
+        raise InputError(
+            f"farthest_point_sampling_torch: points must be a float (B, N, D) tensor, got "
+            f"{getattr(points, 'shape', type(points).__name__)}; use points[None] for one cloud"
+        )
+    B, N, _ = points.shape
+    dev = points.device
+    if lengths is None:
+        lengths = torch.full((B,), N, dtype=torch.int64, device=dev)
+    else:
+        if not isinstance(lengths, torch.Tensor) or lengths.shape != (B,):
+            raise InputError(f"farthest_point_sampling_torch: lengths must be a ({B},) tensor")
+        lengths = lengths.to(device=dev, dtype=torch.int64)
+        if (lengths < 1).any() or (lengths > N).any():
+            raise InputError(f"farthest_point_sampling_torch: lengths must be in [1, N={N}]")
+    valid = torch.arange(N, device=dev)[None, :] < lengths[:, None]  # (B, N)
+    if not torch.isfinite(points[valid]).all():
+        raise InputError("farthest_point_sampling_torch: points contain NaN or inf; drop or pad them (use lengths)")
+    k = int(k)
+    kmax = int(lengths.min())
+    if not 1 <= k <= kmax:
+        raise InputError(f"farthest_point_sampling_torch: k must be in [1, min(lengths)={kmax}], got {k}")
+    if start_index is None:
+        if generator is None:
+            generator = torch.Generator(device=dev)
+            generator.manual_seed(0)
+        u = torch.rand((B,), generator=generator, device=dev)
+        start = (u * lengths.to(u.dtype)).long().clamp(max=N - 1)
+        start = torch.minimum(start, lengths - 1)
+    else:
+        start = torch.as_tensor(start_index, device=dev, dtype=torch.int64).expand(B).clone()
+        if (start < 0).any() or (start >= lengths).any():
+            raise InputError("farthest_point_sampling_torch: start_index out of range of the valid points")
+    pts = points.detach()
+    ar = torch.arange(B, device=dev)
+    out = torch.empty((B, k), dtype=torch.int64, device=dev)
+    out[:, 0] = start
+    d = ((pts - pts[ar, start][:, None]) ** 2).sum(-1)
+    d = torch.where(valid, d, torch.full_like(d, -1.0))
+    d[ar, start] = -1.0  # chosen points are never chosen again (matters for duplicate points)
+    for i in range(1, k):
+        j = d.argmax(dim=1)
+        out[:, i] = j
+        d = torch.minimum(d, ((pts - pts[ar, j][:, None]) ** 2).sum(-1))
+        d[ar, j] = -1.0
+    return out

@@ -1,0 +1,1 @@
+"""Outputs: pictures (keypoints, depth, canonical maps) and serialised results."""
