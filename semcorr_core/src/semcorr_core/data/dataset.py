@@ -196,4 +196,4 @@ def write_dataset(
         "frames": frames,
     }
     (out / "dataset.json").write_text(json.dumps(meta, indent=1))
-    return SynthDataset(out, meta)
+    return SynthDataset.open(out)
