@@ -32,12 +32,18 @@ def test_round_trip(tmp_path):
     assert ds.meta == again.meta
 
 
-def test_same_seed_same_bytes(tmp_path):
-    shapes = generate_shapes("can", 1, seed=0)
-    for name in ("a", "b"):
-        write_dataset(tmp_path / name, "can", shapes, 2, seed=11, scene_config=CFG, noise=DepthNoiseConfig())
-    for rel in ("frames/000001/color.png", "frames/000001/depth.png", "frames/000001/mask.png"):
-        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
+def test_same_seed_same_bytes_for_any_worker_count(tmp_path):
+    shapes = generate_shapes("can", 2, seed=0)
+    for name, workers in (("a", 1), ("b", 2)):
+        write_dataset(tmp_path / name, "can", shapes, 2, seed=11, scene_config=CFG, noise=DepthNoiseConfig(),
+                      workers=workers)
+    for k in range(4):
+        for rel in ("color.png", "depth.png", "mask.png"):
+            path = f"frames/{k:06d}/{rel}"
+            assert (tmp_path / "a" / path).read_bytes() == (tmp_path / "b" / path).read_bytes(), path
+    a = json.loads((tmp_path / "a" / "dataset.json").read_text())
+    b = json.loads((tmp_path / "b" / "dataset.json").read_text())
+    assert a == b
 
 
 def test_instance_round_trip(tmp_path):

@@ -237,7 +237,7 @@ def test_serialization_round_trip(ros_in_process):
         category="mug",
         keypoint_names=["rim_center", "bottom_center", "handle_top", "handle_bottom",
                         "handle_outer", "rim_front"],
-        symmetry="reflective",
+        symmetry="reflection",
     )
     info_back = deserialize_message(serialize_message(info), msgs.CategoryInfo)
     assert info_back == info
@@ -279,7 +279,7 @@ def test_latched_category_info_reaches_late_subscriber(ros_in_process, domain_en
         keypoint_names=["seat_front_left", "seat_front_right", "seat_back_left",
                         "seat_back_right", "leg_front_left", "leg_front_right", "leg_back_left",
                         "leg_back_right", "back_top_left", "back_top_right"],
-        symmetry="reflective",
+        symmetry="reflection",
     )
     payload = base64.b64encode(serialize_message(info)).decode()
     topic = _unique_topic("category_info")

@@ -22,6 +22,7 @@ def run_synth_bench(
     height: int = 480,
     distractors: tuple[int, int] = (0, 0),
     warmup: int = 3,
+    workers: int = 2,
 ) -> dict:
     """Render ``frames`` single-object scenes and time each (scene sampling + rendering + noise).
 
@@ -45,6 +46,7 @@ def run_synth_bench(
             sampling.append(t1 - t0)
             rendering.append(t2 - t1)
     frame = timing_summary(total)
+    throughput = measure_throughput(shapes, config, noise_cfg, seed, frames, workers) if workers > 1 else None
     exactness = measure_exactness(shapes, config, renderer, seed, n_frames=min(frames, 10))
     return new_report(
         "synth",
@@ -58,8 +60,36 @@ def run_synth_bench(
         fps_median=1000.0 / frame["median_ms"],
         stages={"sample_scene": timing_summary(sampling), "render": timing_summary(rendering)},
         target_fps=20.0,
+        throughput=throughput,
         exactness=exactness,
     )
+
+
+_BENCH_WORKER: dict = {}
+
+
+def _bench_init(shapes, config, noise_cfg, seed) -> None:
+    _BENCH_WORKER.update(shapes=shapes, config=config, noise=noise_cfg, seed=seed,
+                         renderer=RaycastRenderer(config.camera()))
+
+
+def _bench_job(k: int) -> None:
+    w = _BENCH_WORKER
+    rng = frame_rng(w["seed"], k)
+    scene = sample_scene(w["shapes"], rng, w["config"], primary=w["shapes"][k % len(w["shapes"])])
+    w["renderer"].render(scene, rng, w["noise"], color_noise_std=w["config"].color_noise_std)
+
+
+def measure_throughput(shapes, config: SceneConfig, noise_cfg: DepthNoiseConfig, seed: int, frames: int,
+                       workers: int) -> dict:
+    import multiprocessing as mp
+
+    with mp.get_context("fork").Pool(workers, initializer=_bench_init, initargs=(shapes, config, noise_cfg, seed)) as pool:
+        pool.map(_bench_job, range(2 * workers))  # warm-up
+        t0 = time.perf_counter()
+        pool.map(_bench_job, range(frames), chunksize=2)
+        wall = time.perf_counter() - t0
+    return {"workers": workers, "frames": frames, "wall_s": wall, "fps": frames / wall}
 
 
 def measure_exactness(shapes, config: SceneConfig, renderer: RaycastRenderer, seed: int, n_frames: int = 10) -> dict:

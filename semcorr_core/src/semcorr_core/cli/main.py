@@ -53,7 +53,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     )
     ds = write_dataset(
         args.out, args.category, shapes, args.views, args.seed, scene_cfg,
-        DepthNoiseConfig(enabled=not args.no_noise), progress=not args.quiet,
+        DepthNoiseConfig(enabled=not args.no_noise), progress=not args.quiet, workers=args.workers,
     )
     n_sheet = min(len(ds), args.sheet_frames)
     sheet = contact_sheet([ds.frame(i) for i in range(n_sheet)],
@@ -71,7 +71,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from semcorr_core.bench.synth import run_synth_bench
 
         report = run_synth_bench(args.category, args.frames, args.seed, noise=not args.no_noise,
-                                 width=args.width, height=args.height)
+                                 width=args.width, height=args.height, workers=args.workers)
     elif args.what == "geodesic":
         from semcorr_core.bench.geodesic import geodesic_accuracy_report
         from semcorr_core.bench.report import new_report
@@ -102,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--distractors", type=_int_range, default=(0, 4), help="distractor objects per scene, MIN,MAX")
     s.add_argument("--elevation", type=_range, default=(5.0, 80.0), help="camera elevation range, degrees, MIN,MAX")
     s.add_argument("--no-noise", action="store_true", help="switch the depth-sensor noise model off")
+    s.add_argument("--workers", type=int, default=1, help="render in this many processes (output is identical)")
     s.add_argument("--sheet-frames", type=int, default=8, help="frames shown in contact_sheet.png")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_synth)
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--width", type=int, default=640)
     b.add_argument("--height", type=int, default=480)
     b.add_argument("--no-noise", action="store_true")
+    b.add_argument("--workers", type=int, default=2, help="processes for the throughput figure (1 = skip it)")
     b.add_argument("--report", type=Path, default=None, help="also write the JSON report here")
     b.set_defaults(func=cmd_bench)
     return p

@@ -152,6 +152,25 @@ class SynthDataset:
         return load_instance(self.root / "instances" / f"{shape_id}.npz")
 
 
+_WORKER: dict = {}
+
+
+def _init_worker(shapes, scene_config, noise, seed, out) -> None:
+    _WORKER.update(shapes=shapes, scene_config=scene_config, noise=noise, seed=seed, out=Path(out),
+                   renderer=RaycastRenderer(scene_config.camera()))
+
+
+def _render_job(job: tuple[int, int, int]) -> dict:
+    k, i, v = job
+    w = _WORKER
+    rng = frame_rng(w["seed"], k)
+    scene = sample_scene(w["shapes"], rng, w["scene_config"], primary=w["shapes"][i])
+    frame = w["renderer"].render(scene, rng, w["noise"], color_noise_std=w["scene_config"].color_noise_std)
+    fid = f"{k:06d}"
+    write_frame(w["out"] / "frames" / fid, frame)
+    return {"id": fid, "primary_shape": w["shapes"][i].instance_id, "view": v, "scene": scene.meta}
+
+
 def write_dataset(
     out: str | Path,
     category: str,
@@ -161,27 +180,38 @@ def write_dataset(
     scene_config: SceneConfig = SceneConfig(),
     noise: DepthNoiseConfig = DepthNoiseConfig(),
     progress: bool = False,
+    workers: int = 1,
 ) -> SynthDataset:
     """Render ``views_per_instance`` frames around each shape (as the frame's primary object;
-    further objects are drawn from the same pool) and write them under ``out``."""
+    further objects are drawn from the same pool) and write them under ``out``.
+
+    Frame ``k`` depends only on ``(seed, k)``, so the output is identical for any ``workers``.
+    """
     out = Path(out)
     (out / "instances").mkdir(parents=True, exist_ok=True)
     for s in shapes:
         save_instance(out / "instances" / f"{s.instance_id}.npz", s)
-    renderer = RaycastRenderer(scene_config.camera())
-    jobs = [(i, v) for i in range(len(shapes)) for v in range(views_per_instance)]
+    jobs = [(k, i, v) for k, (i, v) in enumerate((i, v) for i in range(len(shapes)) for v in range(views_per_instance))]
+    init_args = (shapes, scene_config, noise, seed, out)
+    if workers > 1:
+        import multiprocessing as mp
+
+        pool = mp.get_context("fork").Pool(workers, initializer=_init_worker, initargs=init_args)
+        results = pool.imap(_render_job, jobs, chunksize=4)
+    else:
+        pool = None
+        _init_worker(*init_args)
+        results = map(_render_job, jobs)
     if progress:
         from tqdm import tqdm
 
-        jobs = tqdm(jobs, desc=f"rendering {category}", unit="frame")
-    frames = []
-    for k, (i, v) in enumerate(jobs):
-        rng = frame_rng(seed, k)
-        scene = sample_scene(shapes, rng, scene_config, primary=shapes[i])
-        frame = renderer.render(scene, rng, noise, color_noise_std=scene_config.color_noise_std)
-        fid = f"{k:06d}"
-        write_frame(out / "frames" / fid, frame)
-        frames.append({"id": fid, "primary_shape": shapes[i].instance_id, "view": v, "scene": scene.meta})
+        results = tqdm(results, total=len(jobs), desc=f"rendering {category}", unit="frame")
+    try:
+        frames = list(results)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
     meta = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,

@@ -83,7 +83,9 @@ def apply_depth_noise(
     k = np.ones((2 * config.edge_width_px + 1,) * 2, np.uint8)
     spread = cv2.dilate(small, k) - cv2.erode(big, k)
     edge = valid & (spread > config.edge_threshold)
-    drop = edge & (rng.random((h, w)) < config.edge_dropout_prob)
+    drop = np.zeros((h, w), bool)
+    edge_idx = np.flatnonzero(edge)
+    drop.flat[edge_idx[rng.random(len(edge_idx)) < config.edge_dropout_prob]] = True
 
     if normal_cos is not None:
         drop |= valid & (normal_cos < config.grazing_cos)

@@ -38,6 +38,7 @@ class RaycastRenderer:
         self._rays = o3d.core.Tensor(np.ascontiguousarray(rays))
         self._dir_norm = np.linalg.norm(dirs, axis=-1)
         self._dirs = dirs
+        self._dirs64 = camera.pixel_rays().reshape(-1, 3)
         self._unit_dirs = (dirs / self._dir_norm[..., None]).astype(np.float32)
         self._noise = GaussianNoisePool(camera.shape, seed=noise_pool_seed)
 
@@ -55,9 +56,8 @@ class RaycastRenderer:
         rc = o3d.t.geometry.RaycastingScene()
         owners: list[SceneObject | None] = []
         verts_cam: list[np.ndarray] = []
-        h = scene.objects[0].pose[:3, 3] if scene.objects else np.zeros(3)
-        s = 3.0
-        plane_v = np.array([[-s, -s, 0], [s, -s, 0], [s, s, 0], [-s, s, 0]]) + [h[0], h[1], 0.0]
+        s = scene.plane_half_size
+        plane_v = np.array([[-s, -s, 0], [s, -s, 0], [s, s, 0], [-s, s, 0]]) + scene.plane_center
         plane_f = np.array([[0, 1, 2], [0, 2, 3]])
         for verts, faces, owner in [(plane_v, plane_f, None)] + [
             (o.vertices, o.faces, o) for o in scene.objects + scene.distractors
@@ -72,17 +72,58 @@ class RaycastRenderer:
             verts_cam.append(v_cam)
         return rc, owners, verts_cam
 
+    def _object_region(self, verts_cam: list[np.ndarray]) -> np.ndarray:
+        """Flat indices of pixels inside the (1-pixel padded) image boxes of the given meshes."""
+        H, W = self.camera.shape
+        mask = np.zeros((H, W), bool)
+        for v in verts_cam:
+            if (v[:, 2] <= 1e-3).any():  # reaches behind the camera: no finite box
+                mask[:] = True
+                break
+            uv = self.camera.project(v)
+            u0, v0 = np.floor(uv.min(0)).astype(int) - 1
+            u1, v1 = np.ceil(uv.max(0)).astype(int) + 1
+            mask[max(v0, 0) : max(min(v1 + 1, H), 0), max(u0, 0) : max(min(u1 + 1, W), 0)] = True
+        return np.flatnonzero(mask)
+
+    def _ray_table(self, region: np.ndarray) -> o3d.core.Tensor:
+        if len(region) == self._dirs.shape[0] * self._dirs.shape[1]:
+            return self._rays
+        rays = np.zeros((len(region), 6), np.float32)
+        rays[:, 3:] = self._dirs.reshape(-1, 3)[region]
+        return o3d.core.Tensor(rays)
+
+    def _plane_hits(self, scene: Scene, world_to_cam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Closed-form hits of every pixel ray with the finite support plane: z-depth (0 = miss),
+        normals (N, 3) and the hit mask, all flat over the image."""
+        n = world_to_cam[:3, 2]  # world +z in the camera frame
+        offset = float(n @ world_to_cam[:3, 3])  # plane: n . x = offset
+        dirs = self._dirs.reshape(-1, 3)
+        with np.errstate(divide="ignore"):
+            t = np.float32(offset) / (dirs @ n.astype(np.float32))
+        # world x, y of the hit (camera->world rows applied to t * d), to clip to the table square
+        R, c = scene.camera_pose[:3, :3], scene.camera_pose[:3, 3] - scene.plane_center
+        hx = (dirs @ R[0].astype(np.float32)) * t + np.float32(c[0])
+        hy = (dirs @ R[1].astype(np.float32)) * t + np.float32(c[1])
+        s = np.float32(scene.plane_half_size)
+        valid = (t > 0) & (np.abs(hx) <= s) & (np.abs(hy) <= s)
+        depth = np.where(valid, t, np.float32(0.0)).astype(np.float32)
+        normals = np.empty((len(dirs), 3), np.float32)
+        normals[:] = n.astype(np.float32)
+        return depth, normals, valid
+
     def _plane_color(self, scene: Scene, world_to_cam: np.ndarray, tile_px: int = 128) -> np.ndarray:
-        tile = texture_image(scene.plane_texture, tile_px)
+        tile = (texture_image(scene.plane_texture, tile_px) * 255.0 + 0.5).astype(np.uint8)
         period = 1.0 / scene.plane_texture.frequency
         # texture pixel (a, b) -> world (a, b) * period / tile_px on z = 0 -> image
         tex_to_world = np.diag([period / tile_px, period / tile_px, 1.0])
         plane_to_image = self.camera.K @ world_to_cam[:3][:, [0, 1, 3]]
         image_to_tex = np.linalg.inv(plane_to_image @ tex_to_world)
         H, W = self.camera.shape
-        return cv2.warpPerspective(
+        warped = cv2.warpPerspective(
             tile, image_to_tex, (W, H), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_WRAP
         )
+        return warped.astype(np.float32) * np.float32(1.0 / 255.0)
 
     def render(
         self,
@@ -97,17 +138,26 @@ class RaycastRenderer:
         H, W = cam.shape
         rc, owners, verts_cam = self._build(scene)
         n_obj = len(scene.objects)
-        hit = {k: v.numpy().reshape(H * W, -1) for k, v in rc.cast_rays(self._rays).items()}
-        # Most pixels see the support plane, so whole-image arithmetic beats gathering hit pixels.
-        t = hit["t_hit"][:, 0]
-        valid = np.isfinite(t)
-        depth_flat = np.where(valid, t, np.float32(0.0))
-        gid = np.where(valid, hit["geometry_ids"][:, 0], np.uint32(0))
+        # triangle tables (F, 3, 3) per geometry: canonical frame (float32 is plenty for colour and
+        # stored coordinates) and camera frame (float64: grazing hits amplify rounding)
+        tri_canon = [None] + [o.vertices[o.faces].astype(np.float32) for o in owners[1:]]
+        ray_tables = [None] + [_face_ray_table(v[o.faces]) for v, o in zip(verts_cam[1:], owners[1:])]
+        world_to_cam = invert_transform(scene.camera_pose)
+        # Only pixels near objects need ray casting; everywhere else the ray meets the support plane
+        # (or nothing), which is solved in closed form. Casting all 300k rays costs more than the rest.
+        region = self._object_region(verts_cam[1:])
+        depth_flat, normals, valid = self._plane_hits(scene, world_to_cam)
+        gid = np.zeros(H * W, np.uint32)
+        if len(region):
+            rh = {k: v.numpy() for k, v in rc.cast_rays(self._ray_table(region)).items()}
+            r_valid = np.isfinite(rh["t_hit"])
+            depth_flat[region] = np.where(r_valid, rh["t_hit"], np.float32(0.0))
+            valid[region] = r_valid
+            normals[region] = rh["primitive_normals"]
+            gid[region] = np.where(r_valid, rh["geometry_ids"], np.uint32(0))
         unit_dirs = self._unit_dirs.reshape(-1, 3)
 
-        world_to_cam = invert_transform(scene.camera_pose)
         light_cam = (world_to_cam[:3, :3] @ scene.light_dir_world).astype(np.float32)
-        normals = hit["primitive_normals"]
         view_dot = np.einsum("nc,nc->n", normals, unit_dirs)
         # Lambert with normals turned towards the camera: light counts when it is on the seen side.
         n_dot_l = normals @ light_cam
@@ -124,23 +174,26 @@ class RaycastRenderer:
         bary = np.zeros((H * W, 3), np.float32)
         on_object = np.flatnonzero(gid > 0)
         obj_gid = gid[on_object]
+        region_pos = np.empty(H * W, np.int64)  # full-image index -> position in the region arrays
+        region_pos[region] = np.arange(len(region))
         for g in range(1, len(owners)):
             owner = owners[g]
             pix = on_object[obj_gid == g]
             if not len(pix):
                 continue
-            f = hit["primitive_ids"][pix, 0].astype(np.int64)
+            f = rh["primitive_ids"][region_pos[pix]].astype(np.int64)
             obj_index = g - 1
             if obj_index < n_obj:
-                # Embree intersects in float32; redo the hit on the found face in float64 so the
-                # ground truth is exact to ~1e-9 m instead of ~1e-5 m at a few metres.
-                t64, b = _intersect_faces(self._dirs.reshape(-1, 3)[pix], verts_cam[g][owner.faces[f]])
-                depth_flat[pix] = t64
-                local = np.einsum("nk,nkd->nd", b, owner.vertices[owner.faces[f]])
-            else:
-                uv = hit["primitive_uvs"][pix]
-                b = np.stack([1.0 - uv[:, 0] - uv[:, 1], uv[:, 0], uv[:, 1]], axis=-1)
+                # Embree's float32 test is off by up to ~2e-5 m at a few metres; redo the hit on the
+                # found face in float64 (Moller-Trumbore) so ground truth is exact to ~1e-7 m.
+                t_exact, b = _intersect_faces(self._dirs64[pix], ray_tables[g][f])
+                depth_flat[pix] = t_exact
                 tri = owner.vertices[owner.faces[f]]
+                local = b[:, 0:1] * tri[:, 0] + b[:, 1:2] * tri[:, 1] + b[:, 2:3] * tri[:, 2]
+            else:
+                uv = rh["primitive_uvs"][region_pos[pix]]
+                b = np.stack([1.0 - uv[:, 0] - uv[:, 1], uv[:, 0], uv[:, 1]], axis=-1)
+                tri = tri_canon[g][f]
                 local = b[:, 0:1] * tri[:, 0] + b[:, 1:2] * tri[:, 1] + b[:, 2:3] * tri[:, 2]
             color[pix] = albedo(owner.texture, local)
             if obj_index < n_obj:
@@ -226,17 +279,24 @@ class RaycastRenderer:
         )
 
 
-def _intersect_faces(dirs: np.ndarray, tri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rays from the origin along ``dirs`` (N, 3) against triangles ``tri`` (N, 3, 3), float64
-    (Moller-Trumbore). Returns the ray parameter t (N,) and barycentric weights (N, 3) of the
-    triangle's three vertices."""
-    d = dirs.astype(np.float64)
+def _face_ray_table(tri: np.ndarray) -> np.ndarray:
+    """Per-face constants (F, 10) that reduce a ray-from-origin / triangle intersection to three
+    dot products with the ray direction (Moller-Trumbore with the origin at 0: every term that
+    does not involve the direction is fixed per face)."""
     v0, e1, e2 = tri[:, 0], tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
-    p = np.cross(d, e2)
-    inv_det = 1.0 / np.einsum("nc,nc->n", e1, p)
     s = -v0
-    u = np.einsum("nc,nc->n", s, p) * inv_det
     q = np.cross(s, e1)
-    v = np.einsum("nc,nc->n", d, q) * inv_det
-    t = np.einsum("nc,nc->n", e2, q) * inv_det
+    return np.concatenate(
+        [np.cross(e2, e1), np.cross(e2, s), q, np.einsum("nc,nc->n", e2, q)[:, None]], axis=1
+    )
+
+
+def _intersect_faces(dirs: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rays from the origin along ``dirs`` (N, 3) against faces given by rows of
+    :func:`_face_ray_table` (N, 10). Returns the ray parameter t (N,) and the barycentric weights
+    (N, 3) of the face's three vertices."""
+    inv_det = 1.0 / np.einsum("nc,nc->n", dirs, table[:, 0:3])
+    u = np.einsum("nc,nc->n", dirs, table[:, 3:6]) * inv_det
+    v = np.einsum("nc,nc->n", dirs, table[:, 6:9]) * inv_det
+    t = table[:, 9] * inv_det
     return t, np.stack([1.0 - u - v, u, v], axis=-1)

@@ -65,6 +65,11 @@ class Scene:
     camera_pose: np.ndarray  # (4, 4) camera -> world
     camera: PinholeCamera
     meta: dict = field(default_factory=dict)
+    plane_half_size: float = 3.0  # the table is a square of this half-size around the first object
+
+    @property
+    def plane_center(self) -> np.ndarray:
+        return np.array([*self.objects[0].pose[:2, 3], 0.0]) if self.objects else np.zeros(3)
 
 
 def _footprint_radius(vertices: np.ndarray) -> float:
@@ -156,4 +161,5 @@ def sample_scene(
         camera_pose=camera_pose,
         camera=camera,
         meta={"elevation_deg": math.degrees(elev), "azimuth_deg": math.degrees(azim), "distance_m": distance},
+        plane_half_size=config.plane_half_size,
     )
