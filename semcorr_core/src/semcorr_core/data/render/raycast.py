@@ -7,6 +7,9 @@ z = 1, so the hit parameter ``t`` *is* the z-depth.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import cv2
 import numpy as np
 import open3d as o3d
@@ -41,6 +44,8 @@ class RaycastRenderer:
         self._dirs64 = camera.pixel_rays().reshape(-1, 3)
         self._unit_dirs = (dirs / self._dir_norm[..., None]).astype(np.float32)
         self._noise = GaussianNoisePool(camera.shape, seed=noise_pool_seed)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = -1
 
     def cast(self, scene: o3d.t.geometry.RaycastingScene, rays: np.ndarray) -> dict[str, np.ndarray]:
         """Cast (..., 6) rays (origin, direction) and return numpy arrays."""
@@ -71,6 +76,12 @@ class RaycastRenderer:
             owners.append(owner)
             verts_cam.append(v_cam)
         return rc, owners, verts_cam
+
+    def _executor(self) -> ThreadPoolExecutor:
+        # created on first use, so a renderer built before a fork does not carry a dead thread
+        if self._pool is None or self._pool_pid != os.getpid():
+            self._pool, self._pool_pid = ThreadPoolExecutor(max_workers=1), os.getpid()
+        return self._pool
 
     def _object_region(self, verts_cam: list[np.ndarray]) -> np.ndarray:
         """Flat indices of pixels inside the (1-pixel padded) image boxes of the given meshes."""
@@ -156,17 +167,7 @@ class RaycastRenderer:
             normals[region] = rh["primitive_normals"]
             gid[region] = np.where(r_valid, rh["geometry_ids"], np.uint32(0))
         unit_dirs = self._unit_dirs.reshape(-1, 3)
-
-        light_cam = (world_to_cam[:3, :3] @ scene.light_dir_world).astype(np.float32)
         view_dot = np.einsum("nc,nc->n", normals, unit_dirs)
-        # Lambert with normals turned towards the camera: light counts when it is on the seen side.
-        n_dot_l = normals @ light_cam
-        lit = np.where((view_dot < 0) == (n_dot_l > 0), np.abs(n_dot_l), np.float32(0.0))
-        shade = np.float32(scene.ambient) + np.float32(1 - scene.ambient) * lit
-
-        # Support plane (and empty background) first, objects painted over it. The plane is a
-        # homography of its texture tile: one warp instead of per-pixel texture arithmetic.
-        color = self._plane_color(scene, world_to_cam).reshape(H * W, 3)
 
         instance = np.full(H * W, BACKGROUND_ID, np.uint16)
         canonical = np.full((H * W, 3), np.nan, np.float32)
@@ -176,6 +177,7 @@ class RaycastRenderer:
         obj_gid = gid[on_object]
         region_pos = np.empty(H * W, np.int64)  # full-image index -> position in the region arrays
         region_pos[region] = np.arange(len(region))
+        painted: list[tuple[np.ndarray, np.ndarray]] = []  # (pixels, albedo) per object
         for g in range(1, len(owners)):
             owner = owners[g]
             pix = on_object[obj_gid == g]
@@ -190,36 +192,47 @@ class RaycastRenderer:
                 depth_flat[pix] = t_exact
                 tri = owner.vertices[owner.faces[f]]
                 local = b[:, 0:1] * tri[:, 0] + b[:, 1:2] * tri[:, 1] + b[:, 2:3] * tri[:, 2]
-            else:
-                uv = rh["primitive_uvs"][region_pos[pix]]
-                b = np.stack([1.0 - uv[:, 0] - uv[:, 1], uv[:, 0], uv[:, 1]], axis=-1)
-                tri = tri_canon[g][f]
-                local = b[:, 0:1] * tri[:, 0] + b[:, 1:2] * tri[:, 1] + b[:, 2:3] * tri[:, 2]
-            color[pix] = albedo(owner.texture, local)
-            if obj_index < n_obj:
                 instance[pix] = obj_index + 1
                 canonical[pix] = local
                 face_id[pix] = f
                 bary[pix] = b
             else:
+                uv = rh["primitive_uvs"][region_pos[pix]]
+                b = np.stack([1.0 - uv[:, 0] - uv[:, 1], uv[:, 0], uv[:, 1]], axis=-1)
+                tri = tri_canon[g][f]
+                local = b[:, 0:1] * tri[:, 0] + b[:, 1:2] * tri[:, 1] + b[:, 2:3] * tri[:, 2]
                 instance[pix] = DISTRACTOR_ID_BASE + (obj_index - n_obj)
+            painted.append((pix, albedo(owner.texture, local)))
 
+        # Depth noise and colour are independent from here on: noise runs on the second core
+        # (numpy and OpenCV release the GIL) with its own generator, so results stay reproducible.
+        depth_clean = depth_flat.reshape(H, W)
+        noise_rng = np.random.default_rng(rng.integers(2**63))
+        pending = self._executor().submit(
+            apply_depth_noise, depth_clean, cam.fx, noise_rng, noise, np.abs(view_dot).reshape(H, W), self._noise
+        )
+
+        light_cam = (world_to_cam[:3, :3] @ scene.light_dir_world).astype(np.float32)
+        # Lambert with normals turned towards the camera: light counts when it is on the seen side.
+        n_dot_l = normals @ light_cam
+        lit = np.where((view_dot < 0) == (n_dot_l > 0), np.abs(n_dot_l), np.float32(0.0))
+        shade = np.float32(scene.ambient) + np.float32(1 - scene.ambient) * lit
+        # Support plane (and empty background) first, objects painted over it. The plane is a
+        # homography of its texture tile: one warp instead of per-pixel texture arithmetic.
+        color = self._plane_color(scene, world_to_cam).reshape(H * W, 3)
+        for pix, rgb in painted:
+            color[pix] = rgb
         color *= (shade * np.float32(255.0))[:, None]
         color[~valid] = np.asarray(scene.background_rgb, np.float32) * np.float32(255.0)
         color = color.reshape(H, W, 3)
         if color_noise_std > 0:
             color += self._noise.sample(rng, (H, W))[..., None] * np.float32(color_noise_std)
-        depth_clean = depth_flat.reshape(H, W)
-        normal_cos = np.abs(view_dot).reshape(H, W)
+        color_u8 = np.clip(color, 0, 255).astype(np.uint8)
         instance = instance.reshape(H, W)
         canonical = canonical.reshape(H, W, 3)
         face_id = face_id.reshape(H, W)
         bary = bary.reshape(H, W, 3)
-        color_u8 = np.clip(color, 0, 255).astype(np.uint8)
-
-        depth = apply_depth_noise(
-            depth_clean, cam.fx, rng, noise, normal_cos=normal_cos, gaussian=self._noise
-        )
+        depth = pending.result()
 
         objects = [
             self._annotate(rc, i + 1, o, world_to_cam, instance) for i, o in enumerate(scene.objects)
