@@ -164,3 +164,18 @@ def test_real_keypointnet_chair_renders_with_exact_ground_truth():
     hit = apply_transform(invert_transform(obj.pose), f.camera.pixel_rays()[sel] * f.depth_clean[sel][:, None])
     assert np.abs(hit - f.canonical[sel]).max() < 1e-5
     assert obj.keypoints_cam.shape == (len(chair.keypoints), 3) and obj.keypoints_visible.any()
+
+
+def test_lambert_shading_of_the_support_plane():
+    """Light straight above: the plane shows its full albedo; light from below: ambient only."""
+    shape = _can()
+    rng = np.random.default_rng(0)
+    scene = sample_scene([shape], rng, SMALL)
+    r = RaycastRenderer(SMALL.camera())
+    means = []
+    for light in ([0.0, 0.0, 1.0], [0.0, 0.0, -1.0]):
+        scene.light_dir_world = np.array(light)
+        f = r.render(scene, np.random.default_rng(1), DepthNoiseConfig(enabled=False), color_noise_std=0.0)
+        plane = (f.instance_mask == 0) & (f.depth_clean > 0)
+        means.append(f.color[plane].astype(float).mean())
+    assert means[1] / means[0] == pytest.approx(scene.ambient, rel=0.02)

@@ -106,7 +106,7 @@ class RaycastRenderer:
 
     def _plane_hits(self, scene: Scene, world_to_cam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Closed-form hits of every pixel ray with the finite support plane: z-depth (0 = miss),
-        normals (N, 3) and the hit mask, all flat over the image."""
+        the cosine between each pixel ray and the plane normal, and the hit mask, all flat."""
         n = world_to_cam[:3, 2]  # world +z in the camera frame
         offset = float(n @ world_to_cam[:3, 3])  # plane: n . x = offset
         dirs = self._dirs.reshape(-1, 3)
@@ -119,9 +119,8 @@ class RaycastRenderer:
         s = np.float32(scene.plane_half_size)
         valid = (t > 0) & (np.abs(hx) <= s) & (np.abs(hy) <= s)
         depth = np.where(valid, t, np.float32(0.0)).astype(np.float32)
-        normals = np.empty((len(dirs), 3), np.float32)
-        normals[:] = n.astype(np.float32)
-        return depth, normals, valid
+        view_dot = self._unit_dirs.reshape(-1, 3) @ n.astype(np.float32)
+        return depth, view_dot, valid
 
     def _plane_color(self, scene: Scene, world_to_cam: np.ndarray, tile_px: int = 128) -> np.ndarray:
         tile = (texture_image(scene.plane_texture, tile_px) * 255.0 + 0.5).astype(np.uint8)
@@ -157,17 +156,16 @@ class RaycastRenderer:
         # Only pixels near objects need ray casting; everywhere else the ray meets the support plane
         # (or nothing), which is solved in closed form. Casting all 300k rays costs more than the rest.
         region = self._object_region(verts_cam[1:])
-        depth_flat, normals, valid = self._plane_hits(scene, world_to_cam)
+        depth_flat, view_dot, valid = self._plane_hits(scene, world_to_cam)
         gid = np.zeros(H * W, np.uint32)
         if len(region):
             rh = {k: v.numpy() for k, v in rc.cast_rays(self._ray_table(region)).items()}
             r_valid = np.isfinite(rh["t_hit"])
             depth_flat[region] = np.where(r_valid, rh["t_hit"], np.float32(0.0))
             valid[region] = r_valid
-            normals[region] = rh["primitive_normals"]
+            normals = rh["primitive_normals"]  # only region pixels: the plane's normal is known
+            view_dot[region] = np.einsum("nc,nc->n", normals, self._unit_dirs.reshape(-1, 3)[region])
             gid[region] = np.where(r_valid, rh["geometry_ids"], np.uint32(0))
-        unit_dirs = self._unit_dirs.reshape(-1, 3)
-        view_dot = np.einsum("nc,nc->n", normals, unit_dirs)
 
         instance = np.full(H * W, BACKGROUND_ID, np.uint16)
         canonical = np.full((H * W, 3), np.nan, np.float32)
@@ -214,9 +212,16 @@ class RaycastRenderer:
 
         light_cam = (world_to_cam[:3, :3] @ scene.light_dir_world).astype(np.float32)
         # Lambert with normals turned towards the camera: light counts when it is on the seen side.
-        n_dot_l = normals @ light_cam
-        lit = np.where((view_dot < 0) == (n_dot_l > 0), np.abs(n_dot_l), np.float32(0.0))
-        shade = np.float32(scene.ambient) + np.float32(1 - scene.ambient) * lit
+        # The whole plane shares one shade: its normal towards the camera is world +z or -z.
+        ambient = np.float32(scene.ambient)
+        seen_side = 1.0 if scene.camera_pose[2, 3] >= 0 else -1.0
+        plane_lit = max(0.0, seen_side * float(scene.light_dir_world[2]))
+        shade = np.full(H * W, ambient + (1 - ambient) * np.float32(plane_lit), np.float32)
+        if len(region):
+            n_dot_l = normals @ light_cam
+            r_dot = view_dot[region]
+            lit = np.where((r_dot < 0) == (n_dot_l > 0), np.abs(n_dot_l), np.float32(0.0))
+            shade[region] = ambient + (1 - ambient) * lit
         # Support plane (and empty background) first, objects painted over it. The plane is a
         # homography of its texture tile: one warp instead of per-pixel texture arithmetic.
         color = self._plane_color(scene, world_to_cam).reshape(H * W, 3)
