@@ -36,13 +36,11 @@ class RaycastRenderer:
     def __init__(self, camera: PinholeCamera, visibility_tol: float = 0.002, noise_pool_seed: int = 0):
         self.camera = camera
         self.visibility_tol = float(visibility_tol)
-        dirs = camera.pixel_rays().astype(np.float32)
-        rays = np.concatenate([np.zeros_like(dirs), dirs], axis=-1)
+        self._dirs64 = camera.pixel_rays().reshape(-1, 3)  # z = 1 directions, float64 for exact hits
+        self._dirs = self._dirs64.astype(np.float32).reshape(camera.height, camera.width, 3)
+        rays = np.concatenate([np.zeros_like(self._dirs), self._dirs], axis=-1)
         self._rays = o3d.core.Tensor(np.ascontiguousarray(rays))
-        self._dir_norm = np.linalg.norm(dirs, axis=-1)
-        self._dirs = dirs
-        self._dirs64 = camera.pixel_rays().reshape(-1, 3)
-        self._unit_dirs = (dirs / self._dir_norm[..., None]).astype(np.float32)
+        self._unit_dirs = (self._dirs64 / np.linalg.norm(self._dirs64, axis=1, keepdims=True)).astype(np.float32)
         self._noise = GaussianNoisePool(camera.shape, seed=noise_pool_seed)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = -1
@@ -119,7 +117,7 @@ class RaycastRenderer:
         s = np.float32(scene.plane_half_size)
         valid = (t > 0) & (np.abs(hx) <= s) & (np.abs(hy) <= s)
         depth = np.where(valid, t, np.float32(0.0)).astype(np.float32)
-        view_dot = self._unit_dirs.reshape(-1, 3) @ n.astype(np.float32)
+        view_dot = self._unit_dirs @ n.astype(np.float32)
         return depth, view_dot, valid
 
     def _plane_color(self, scene: Scene, world_to_cam: np.ndarray, tile_px: int = 128) -> np.ndarray:
@@ -148,10 +146,8 @@ class RaycastRenderer:
         H, W = cam.shape
         rc, owners, verts_cam = self._build(scene)
         n_obj = len(scene.objects)
-        # triangle tables (F, 3, 3) per geometry: canonical frame (float32 is plenty for colour and
-        # stored coordinates) and camera frame (float64: grazing hits amplify rounding)
-        tri_canon = [None] + [o.vertices[o.faces].astype(np.float32) for o in owners[1:]]
-        ray_tables = [None] + [_face_ray_table(v[o.faces]) for v, o in zip(verts_cam[1:], owners[1:])]
+        # exact re-intersection tables for category objects (geometry ids 1..n_obj)
+        ray_tables = [None] + [_face_ray_table(verts_cam[g][owners[g].faces]) for g in range(1, n_obj + 1)]
         world_to_cam = invert_transform(scene.camera_pose)
         # Only pixels near objects need ray casting; everywhere else the ray meets the support plane
         # (or nothing), which is solved in closed form. Casting all 300k rays costs more than the rest.
@@ -164,7 +160,7 @@ class RaycastRenderer:
             depth_flat[region] = np.where(r_valid, rh["t_hit"], np.float32(0.0))
             valid[region] = r_valid
             normals = rh["primitive_normals"]  # only region pixels: the plane's normal is known
-            view_dot[region] = np.einsum("nc,nc->n", normals, self._unit_dirs.reshape(-1, 3)[region])
+            view_dot[region] = np.einsum("nc,nc->n", normals, self._unit_dirs[region])
             gid[region] = np.where(r_valid, rh["geometry_ids"], np.uint32(0))
 
         instance = np.full(H * W, BACKGROUND_ID, np.uint16)
@@ -197,7 +193,7 @@ class RaycastRenderer:
             else:
                 uv = rh["primitive_uvs"][region_pos[pix]]
                 b = np.stack([1.0 - uv[:, 0] - uv[:, 1], uv[:, 0], uv[:, 1]], axis=-1)
-                tri = tri_canon[g][f]
+                tri = owner.vertices[owner.faces[f]]
                 local = b[:, 0:1] * tri[:, 0] + b[:, 1:2] * tri[:, 1] + b[:, 2:3] * tri[:, 2]
                 instance[pix] = DISTRACTOR_ID_BASE + (obj_index - n_obj)
             painted.append((pix, albedo(owner.texture, local)))
