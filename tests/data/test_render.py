@@ -12,6 +12,7 @@ from semcorr_core.data.render.scene import Scene, SceneObject
 from semcorr_core.data.render.texture import random_texture
 from semcorr_core.data.shape import ShapeInstance, Symmetry
 from semcorr_core.data.shapes import generate_shape
+from semcorr_core.errors import InputError
 from semcorr_core.geometry.camera import PinholeCamera
 from semcorr_core.geometry.transforms import apply_transform, invert_transform, look_at, make_transform
 
@@ -142,7 +143,7 @@ def test_camera_sphere_elevation_respected():
 def test_renderer_rejects_scene_of_other_camera():
     scene, _ = _render(_can())
     other = RaycastRenderer(PinholeCamera.from_fov(200, 100, 60))
-    with pytest.raises(ValueError, match="different camera"):
+    with pytest.raises(InputError, match="different camera"):
         other.render(scene, np.random.default_rng(0))
 
 

@@ -18,6 +18,7 @@ from semcorr_core.data.render.frame import BACKGROUND_ID, DISTRACTOR_ID_BASE, Fr
 from semcorr_core.data.render.noise import DepthNoiseConfig, GaussianNoisePool, apply_depth_noise
 from semcorr_core.data.render.scene import Scene, SceneObject
 from semcorr_core.data.render.texture import albedo, texture_image
+from semcorr_core.errors import InputError
 from semcorr_core.geometry.camera import PinholeCamera
 from semcorr_core.geometry.transforms import apply_transform, invert_transform
 
@@ -142,7 +143,10 @@ class RaycastRenderer:
     ) -> Frame:
         cam = self.camera
         if scene.camera != cam:
-            raise ValueError("scene was sampled for a different camera than this renderer's")
+            raise InputError(
+                "scene was sampled for a different camera than this renderer's; "
+                "build the renderer from the same SceneConfig.camera()"
+            )
         H, W = cam.shape
         rc, owners, verts_cam = self._build(scene)
         n_obj = len(scene.objects)
