@@ -52,3 +52,7 @@ class MeshLoadError(SemcorrError, OSError):
 
 class DatasetFormatError(SemcorrError, OSError):
     """An on-disk dataset is missing files or has an incompatible format version."""
+
+
+class ModelFileError(SemcorrError, OSError):
+    """A model bundle is missing, corrupt, of another format version or of another category."""
