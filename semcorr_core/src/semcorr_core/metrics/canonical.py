@@ -47,8 +47,6 @@ from semcorr_core.metrics._arrays import as_array
 __all__ = ["CanonicalResult", "canonical_error"]
 
 
-
-
 @dataclass(frozen=True)
 class CanonicalResult:
     """errors: (M,) metres for the evaluated pixels, row-major order of the mask."""

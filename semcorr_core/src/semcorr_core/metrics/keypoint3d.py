@@ -31,10 +31,6 @@ __all__ = ["Keypoint3DSummary", "Keypoint3DResult", "keypoint3d_errors", "DEFAUL
 DEFAULT_THRESHOLDS_M: tuple[float, ...] = (0.01, 0.02, 0.05)
 
 
-
-
-
-
 @dataclass(frozen=True)
 class Keypoint3DSummary:
     """Statistics of one group of keypoint errors (metres)."""

@@ -74,8 +74,6 @@ class MGEResult:
     normalised: bool
 
 
-
-
 def _set_members(c: CorrespondenceSet, j: int, n_points: list[int]) -> np.ndarray:
     if isinstance(c, Mapping):
         items = []

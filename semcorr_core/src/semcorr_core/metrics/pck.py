@@ -43,10 +43,6 @@ Normaliser = Literal["bbox", "image"]
 __all__ = ["PCKResult", "pck", "pck_at_thresholds", "bbox_normaliser"]
 
 
-
-
-
-
 def bbox_normaliser(
     n_images: int,
     *,

@@ -44,8 +44,6 @@ __all__ = ["PoseError", "FlipResult", "rotation_angle_deg", "pose_error", "left_
 Scalar = float | np.ndarray
 
 
-
-
 @dataclass(frozen=True)
 class PoseError:
     """Errors of one pose (floats) or a batch ((N,) arrays)."""
