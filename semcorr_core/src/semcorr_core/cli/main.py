@@ -64,6 +64,26 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    import logging
+
+    from semcorr_core.training.config import load_config
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    cfg = load_config(args.config, args.overrides)
+    if args.task == "embed3d":
+        from semcorr_core.training.embed3d import train_embed3d
+
+        summary = train_embed3d(cfg)
+    else:  # argparse restricts choices
+        raise SemcorrError(f"unknown training task {args.task!r}")
+    if "bundle" in summary:
+        losses = summary["losses"]
+        print(f"trained {args.task}: loss {losses[0]:.4f} -> {losses[-1]:.4f} over {len(losses)} epochs; "
+              f"bundle: {summary['bundle']}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from semcorr_core.bench.report import write_report
 
@@ -107,6 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_synth)
 
+    t = sub.add_parser("train", help="train a model from layered YAML configs; key=value overrides win")
+    t.add_argument("task", choices=["embed3d"])
+    t.add_argument("--config", action="append", required=True, type=Path,
+                   help="YAML config (repeatable; later files win; a file may name `_base_`)")
+    t.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="dotted overrides, e.g. train.epochs=5 data.category=bowl (may follow --config)")
+    t.set_defaults(func=cmd_train)
+
     b = sub.add_parser("bench", help="measure speed/accuracy figures, print JSON (and write --report)")
     b.add_argument("what", choices=["synth", "geodesic"])
     b.add_argument("--category", default="mug")
@@ -123,7 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # overrides may come after --config (`semcorr train embed3d --config f.yaml key=value`), which
+    # plain parse_args does not accept for a positional list: collect KEY=VALUE leftovers here.
+    args, rest = parser.parse_known_args(argv)
+    if rest:
+        if args.command != "train" or any("=" not in r or r.startswith("-") for r in rest):
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        args.overrides = list(args.overrides) + rest
     try:
         return int(args.func(args) or 0)
     except SemcorrError as e:
