@@ -92,6 +92,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         report = run_synth_bench(args.category, args.frames, args.seed, noise=not args.no_noise,
                                  width=args.width, height=args.height, workers=args.workers)
+    elif args.what == "embed3d":
+        from semcorr_core.bench.embed3d import run_embed3d_bench
+
+        if args.bundle is None:
+            raise SemcorrError("bench embed3d needs --bundle (written by `semcorr train embed3d`)")
+        report = run_embed3d_bench(str(args.bundle), args.category, n_instances=args.instances, seed=args.seed)
     elif args.what == "geodesic":
         from semcorr_core.bench.geodesic import geodesic_accuracy_report
         from semcorr_core.bench.report import new_report
@@ -136,7 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     b = sub.add_parser("bench", help="measure speed/accuracy figures, print JSON (and write --report)")
-    b.add_argument("what", choices=["synth", "geodesic"])
+    b.add_argument("what", choices=["synth", "geodesic", "embed3d"])
+    b.add_argument("--bundle", type=Path, default=None, help="model bundle (embed3d)")
+    b.add_argument("--instances", type=int, default=12, help="held-out test instances (embed3d)")
     b.add_argument("--category", default="mug")
     b.add_argument("--frames", type=int, default=100)
     b.add_argument("--seed", type=int, default=0)

@@ -1,0 +1,126 @@
+"""``semcorr bench embed3d``: how well a trained embedding bundle finds semantics on instances it
+never saw (seed 000's mGE against an untrained network and FPFH; keypoint transfer PCK-3D)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
+
+from semcorr_core.bench.report import new_report
+from semcorr_core.data.point_clouds import complete_cloud, partial_cloud, prepare_shape
+from semcorr_core.data.shapes import generate_shapes
+from semcorr_core.metrics import mean_geodesic_error
+from semcorr_core.models import build_embedding_model
+from semcorr_core.models.bundle import load_bundle
+from semcorr_core.models.fpfh import fpfh_descriptors
+from semcorr_core.training.embed3d import embed_points
+
+TEST_SEED_OFFSET = 100_000
+"""Test instances come from seed ``TEST_SEED_OFFSET + seed``: never the training instances."""
+
+
+def cloud_geodesics(points: np.ndarray, sources: np.ndarray, k: int = 10) -> np.ndarray:
+    """(S, N) geodesic distances over the cloud's symmetric kNN graph (edge = Euclidean length).
+    The point-cloud approximation of surface geodesics that mGE needs on sampled clouds."""
+    tree = cKDTree(points)
+    d, j = tree.query(points, k + 1)
+    n = len(points)
+    g = csr_matrix((d[:, 1:].ravel(), (np.repeat(np.arange(n), k), j[:, 1:].ravel())), shape=(n, n))
+    dist = dijkstra(g, directed=False, indices=sources)
+    # disconnected pieces (e.g. a handle sampled apart from the body): fall back to straight lines
+    straight = np.linalg.norm(points[sources][:, None] - points[None], axis=-1)
+    return np.where(np.isfinite(dist), dist, straight)
+
+
+def _mge(embeddings: list[np.ndarray], samples, geodesics: list[np.ndarray], scales: list[float], columns) -> float:
+    sets = []
+    for k in columns:
+        members = {m: int(s.keypoint_index[k]) for m, s in enumerate(samples) if s.keypoint_index[k] >= 0}
+        if len(members) >= 2:
+            sets.append(members)
+    src = [{int(q): r for r, q in enumerate(s.keypoint_index[s.keypoint_index >= 0])} for s in samples]
+
+    def geo(m: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return geodesics[m][[src[m][int(q)] for q in a], b]
+
+    return float(mean_geodesic_error(embeddings, sets, geo, model_scale=scales).mge)
+
+
+def _pck_transfer(model, proto_emb: np.ndarray, samples, columns, threshold_frac: float, device) -> dict:
+    """{"pck": fraction correct or None when no keypoint was observed, "n": keypoints counted}."""
+    hits, total = 0, 0
+    q = proto_emb / np.linalg.norm(proto_emb, axis=1, keepdims=True)
+    for s in samples:
+        e = embed_points(model, s.points, device)
+        e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+        pred = np.argmax(q @ e.T, axis=1)  # (K,) point index per keypoint
+        diag = np.linalg.norm(np.nanmax(s.canonical, 0) - np.nanmin(s.canonical, 0))
+        for k in columns:
+            if s.keypoint_index[k] < 0:
+                continue  # not observed in this cloud (partial views)
+            total += 1
+            hits += np.linalg.norm(s.canonical[pred[k]] - s.anchors[k]) <= threshold_frac * diag
+    return {"pck": hits / total if total else None, "n": total}
+
+
+def _pck_fields(name: str, result: dict) -> dict:
+    return {name: result["pck"], f"{name}_n": result["n"]}
+
+
+def run_embed3d_bench(bundle_path: str, category: str, n_instances: int = 12, n_points: int = 1024,
+                      seed: int = 0, threshold_frac: float = 0.05, device: str = "cpu") -> dict:
+    """Figures on ``n_instances`` held-out procedural instances.
+
+    mge_*: mean geodesic error (CPNet Algorithm 1) over the keypoint correspondence sets, each
+    model's geodesics divided by its cloud's bounding-box diagonal (scale-free), geodesics on the
+    clouds' kNN graphs. Clouds are complete, in a random similarity pose.
+    pck3d_*: a prototype keypoint lands on the point with the most similar embedding; correct when
+    that point's canonical coordinate is within ``threshold_frac`` of the canonical bounding-box
+    diagonal of the keypoint's anchor. full = complete clouds; partial = single rendered noisy
+    views (only keypoints observed in the view count); unseen = keypoints held out in training.
+    """
+    bundle = load_bundle(bundle_path, category=category)
+    model = bundle.build_model(device)
+    torch.manual_seed(12345)
+    random_model = build_embedding_model(bundle.model_name, **bundle.model_kwargs).to(device).eval()
+    names = bundle.prototype.keypoint_names
+    holdout = set(bundle.metadata.get("holdout_keypoints", []))
+    seen = [k for k, n in enumerate(names) if n not in holdout]
+    unseen = [k for k, n in enumerate(names) if n in holdout]
+
+    shapes = [prepare_shape(s) for s in generate_shapes(category, n_instances, TEST_SEED_OFFSET + seed)]
+    complete = [complete_cloud(s, n_points, np.random.default_rng([seed, 11, i])) for i, s in enumerate(shapes)]
+    partial = [partial_cloud(s, n_points, np.random.default_rng([seed, 12, i])) for i, s in enumerate(shapes)]
+
+    geodesics, scales = [], []
+    for s in complete:
+        src = s.keypoint_index[s.keypoint_index >= 0]
+        geodesics.append(cloud_geodesics(s.points, src))
+        scales.append(float(np.linalg.norm(s.points.max(0) - s.points.min(0))))
+    all_cols = list(range(len(names)))
+    trained = [embed_points(model, s.points, device) for s in complete]
+    rand = [embed_points(random_model, s.points, device) for s in complete]
+    fpfh = [fpfh_descriptors(s.points, radius=0.1 * sc) for s, sc in zip(complete, scales)]
+    proto = bundle.prototype.keypoint_embeddings.numpy()
+    report = new_report(
+        "embed3d",
+        category=category,
+        bundle=str(bundle_path),
+        model=bundle.model_name,
+        config_hash=bundle.metadata.get("config_hash"),
+        test_instances=n_instances,
+        n_points=n_points,
+        holdout_keypoints=sorted(holdout),
+        mge_trained=_mge(trained, complete, geodesics, scales, all_cols),
+        mge_random=_mge(rand, complete, geodesics, scales, all_cols),
+        mge_fpfh=_mge(fpfh, complete, geodesics, scales, all_cols),
+        **_pck_fields("pck3d_full", _pck_transfer(model, proto, complete, seen, threshold_frac, device)),
+        **_pck_fields("pck3d_partial", _pck_transfer(model, proto, partial, seen, threshold_frac, device)),
+        **_pck_fields("pck3d_unseen", _pck_transfer(model, proto, complete, unseen, threshold_frac, device)),
+        pck3d_threshold="5% of the canonical bbox diagonal" if threshold_frac == 0.05 else f"{threshold_frac:g} x bbox diagonal",
+        targets={"mge_trained": "<= 0.5 x mge_random and < mge_fpfh", "pck3d_full": ">= 0.90", "pck3d_partial": ">= 0.80"},
+    )
+    return report
