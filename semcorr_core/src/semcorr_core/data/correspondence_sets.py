@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from semcorr_core.data.shape import ShapeInstance
+from semcorr_core.data.json_file import read_json_file
 from semcorr_core.errors import DatasetFormatError, InputError
 
 __all__ = ["CORRESPONDENCE_SETS_FORMAT", "CorrespondenceSets", "PointRef"]
@@ -293,12 +294,7 @@ class CorrespondenceSets:
     @classmethod
     def load(cls, path: str | Path) -> "CorrespondenceSets":
         p = Path(path)
-        if not p.is_file():
-            raise DatasetFormatError(f"correspondence-set file {p} does not exist")
-        try:
-            d = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise DatasetFormatError(f"correspondence-set file {p} cannot be parsed as JSON: {e}") from e
+        d = read_json_file(p, "correspondence-set file")
         if not isinstance(d, dict):
             raise DatasetFormatError(f"correspondence-set file {p}: top level must be an object")
         return cls.from_dict(d, where=f"correspondence-set file {p}")

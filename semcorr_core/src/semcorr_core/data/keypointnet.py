@@ -39,7 +39,6 @@ file's coordinates (needed to compare with the stored ``xyz``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +48,7 @@ import numpy as np
 
 from semcorr_core.data.mesh_io import load_mesh
 from semcorr_core.data.shape import ShapeInstance, Symmetry
+from semcorr_core.data.json_file import read_json_file
 from semcorr_core.errors import DatasetFormatError, InputError, MeshLoadError
 
 __all__ = [
@@ -110,12 +110,7 @@ def load_annotations(source: str | Path, category: str | None = None) -> list[di
             raise DatasetFormatError(f"{p} is a directory: pass category= (e.g. 'chair') or the JSON file itself")
         name = KEYPOINTNET_CLASSES.get(category, category)
         p = p / "annotations" / f"{name}.json"
-    if not p.is_file():
-        raise DatasetFormatError(f"KeypointNet annotation file {p} does not exist")
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DatasetFormatError(f"KeypointNet annotation file {p} cannot be parsed as JSON: {e}") from e
+    data = read_json_file(p, "KeypointNet annotation file")
     if not isinstance(data, list):
         raise DatasetFormatError(f"KeypointNet annotation file {p}: top level must be a list of models")
     for i, entry in enumerate(data):
