@@ -21,6 +21,7 @@ from semcorr_core.losses import GeodesicConsistencyLoss
 from semcorr_core.models import build_embedding_model
 from semcorr_core.models.bundle import ModelBundle, Prototype, category_yaml, save_bundle
 from semcorr_core.training.config import ConfigError, config_hash
+from semcorr_core.training.dense_sets import DenseCorrespondenceSets
 from semcorr_core.training.distributed import DistributedContext
 from semcorr_core.training.loop import Trainer
 
@@ -94,11 +95,21 @@ def train_embed3d(cfg: Mapping[str, Any]) -> dict:
     dataset = build_dataset(data)
     model_kwargs = {"in_features": 3, "out_dim": int(model_cfg["out_dim"]), **dict(model_cfg.get("kwargs") or {})}
     model = build_embedding_model(model_cfg["name"], **model_kwargs)
-    criterion = GeodesicConsistencyLoss(dataset.set_distance, push_weight=float(loss_cfg.get("push_weight", 1.0)),
+    set_distance = dataset.set_distance
+    dense = None
+    if int(data.get("dense_sets", 0)) > 0:
+        dense = DenseCorrespondenceSets(dataset.shapes, int(data["dense_sets"]), float(data.get("dense_tol", 0.05)),
+                                        seed=int(data["seed"]))
+        kp_pos = torch.as_tensor(np.nanmean(np.stack([s.keypoint_array for s in dataset.shapes]), 0))
+        set_distance = dense.extend_set_distance(set_distance, kp_pos)
+    criterion = GeodesicConsistencyLoss(set_distance, push_weight=float(loss_cfg.get("push_weight", 1.0)),
                                         hard_negatives=bool(loss_cfg.get("hard_negatives", True)))
 
     def loss_fn(m: nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
-        out = criterion.to(batch["points"].device)(m(batch["points"]), batch["keypoint_index"])
+        sets = batch["keypoint_index"]
+        if dense is not None:
+            sets = torch.cat([sets, dense.index(batch["canonical"], batch["shape_index"])], dim=1)
+        out = criterion.to(batch["points"].device)(m(batch["points"]), sets)
         return out.loss, {"pull": float(out.pull.detach()), "push": float(out.push.detach())}
 
     with DistributedContext.from_env(str(cfg["train"].get("device", "auto"))) as ctx:

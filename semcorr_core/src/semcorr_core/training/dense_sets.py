@@ -1,0 +1,59 @@
+"""Dense correspondence sets from exact canonical coordinates.
+
+A category's few keypoint sets constrain a handful of points per cloud; every other point's
+embedding is left free, so nearest-embedding search lands anywhere. The renderer and the surface
+sampler know each point's exact canonical coordinate, which gives as many extra sets as wanted:
+``M`` anchors in *bounding-box-normalised* canonical space (each instance's canonical box mapped
+to the unit cube, so a tall and a short mug put their rims at the same place), and in every cloud
+the member of set ``m`` is the point nearest to anchor ``m`` when it lies within ``tol`` (else -1).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from semcorr_core.data.point_clouds import sample_surface
+from semcorr_core.data.shape import ShapeInstance
+from semcorr_core.errors import InputError
+from semcorr_core.geometry import farthest_point_sampling
+
+
+class DenseCorrespondenceSets:
+    def __init__(self, shapes: Sequence[ShapeInstance], n_sets: int = 64, tol: float = 0.05, seed: int = 0):
+        if n_sets < 1 or not shapes:
+            raise InputError("dense correspondence sets need n_sets >= 1 and at least one shape")
+        lo = np.stack([s.vertices.min(0) for s in shapes])
+        hi = np.stack([s.vertices.max(0) for s in shapes])
+        self.lo = torch.as_tensor(lo, dtype=torch.float32)
+        self.extent = torch.as_tensor(np.maximum(hi - lo, 1e-6), dtype=torch.float32)
+        surface = sample_surface(shapes[0], 20 * n_sets, np.random.default_rng([seed, 0xD5]))
+        unit = (surface.points - lo[0]) / np.maximum(hi[0] - lo[0], 1e-6)
+        self.anchors = torch.as_tensor(unit[farthest_point_sampling(unit, n_sets, seed=seed)], dtype=torch.float32)
+        # mean metric position of each anchor over the shapes: for the push margins
+        self.anchor_positions = (self.lo[:, None] + self.anchors[None] * self.extent[:, None]).mean(0)
+        self.tol = float(tol)
+
+    @property
+    def n_sets(self) -> int:
+        return self.anchors.shape[0]
+
+    def index(self, canonical: torch.Tensor, shape_index: torch.Tensor) -> torch.Tensor:
+        """(B, M) index of each set's member in each cloud ((B, N, 3) canonical xyz), -1 absent."""
+        dev = canonical.device
+        unit = (canonical - self.lo.to(dev)[shape_index][:, None]) / self.extent.to(dev)[shape_index][:, None]
+        d = torch.cdist(self.anchors.to(dev)[None].expand(len(unit), -1, -1), unit)  # (B, M, N)
+        dist, idx = d.min(dim=-1)
+        return torch.where(dist <= self.tol, idx, torch.full_like(idx, -1))
+
+    def extend_set_distance(self, keypoint_distance: torch.Tensor, keypoint_positions: torch.Tensor) -> torch.Tensor:
+        """(K+M, K+M) push margins: the keypoint block as given (geodesic); every block involving a
+        dense set uses the straight-line distance between mean positions (a lower bound of the
+        geodesic, so those margins are conservative)."""
+        pos = torch.cat([keypoint_positions.float(), self.anchor_positions])
+        out = torch.cdist(pos, pos)
+        k = keypoint_distance.shape[0]
+        out[:k, :k] = keypoint_distance
+        return out
