@@ -102,6 +102,11 @@ def train_embed3d(cfg: Mapping[str, Any]) -> dict:
                                         seed=int(data["seed"]))
         kp_pos = torch.as_tensor(np.nanmean(np.stack([s.keypoint_array for s in dataset.shapes]), 0))
         set_distance = dense.extend_set_distance(set_distance, kp_pos)
+    # Margins come in metres but unit-norm embeddings live on a sphere of diameter 2: rescale so the
+    # farthest pair of sets gets `margin_scale` (metre margins let pull and push balance at collapse).
+    scale = float(loss_cfg.get("margin_scale", 0.0))
+    if scale > 0:
+        set_distance = set_distance * (scale / set_distance.max().clamp_min(1e-9))
     criterion = GeodesicConsistencyLoss(set_distance, push_weight=float(loss_cfg.get("push_weight", 1.0)),
                                         hard_negatives=bool(loss_cfg.get("hard_negatives", True)))
 
