@@ -28,9 +28,17 @@ from semcorr_core.training.loop import Trainer
 log = logging.getLogger(__name__)
 
 
+def normalise_clouds(points: torch.Tensor) -> torch.Tensor:
+    """(B, N, 3) -> centred clouds scaled to unit RMS radius: objects are centimetres in metres,
+    too small a signal next to the network's biases, and category instances differ in size."""
+    centred = points - points.mean(dim=1, keepdim=True)
+    rms = centred.pow(2).sum(-1).mean(-1).sqrt().clamp_min(1e-9)
+    return centred / rms[:, None, None]
+
+
 def embed_points(model: nn.Module, points: np.ndarray, device: torch.device | str = "cpu") -> np.ndarray:
-    """(N, 3) points -> (N, D) embeddings; points are centred first, as in training."""
-    p = torch.as_tensor(points - points.mean(0), dtype=torch.float32, device=device)[None]
+    """(N, 3) points -> (N, D) embeddings, normalised exactly as in training."""
+    p = normalise_clouds(torch.as_tensor(points, dtype=torch.float32, device=device)[None])
     with torch.no_grad():
         return model(p)[0].cpu().numpy()
 
@@ -114,7 +122,7 @@ def train_embed3d(cfg: Mapping[str, Any]) -> dict:
         sets = batch["keypoint_index"]
         if dense is not None:
             sets = torch.cat([sets, dense.index(batch["canonical"], batch["shape_index"])], dim=1)
-        out = criterion.to(batch["points"].device)(m(batch["points"]), sets)
+        out = criterion.to(batch["points"].device)(m(normalise_clouds(batch["points"])), sets)
         return out.loss, {"pull": float(out.pull.detach()), "push": float(out.push.detach())}
 
     with DistributedContext.from_env(str(cfg["train"].get("device", "auto"))) as ctx:
