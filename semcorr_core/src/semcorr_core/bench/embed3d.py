@@ -12,6 +12,7 @@ from scipy.spatial import cKDTree
 from semcorr_core.bench.report import new_report
 from semcorr_core.data.point_clouds import complete_cloud, partial_cloud, prepare_shape
 from semcorr_core.data.shapes import generate_shapes
+from semcorr_core.keypoints import nearest_embedding_transfer
 from semcorr_core.metrics import mean_geodesic_error
 from semcorr_core.models import build_embedding_model
 from semcorr_core.models.bundle import load_bundle
@@ -49,14 +50,15 @@ def _mge(embeddings: list[np.ndarray], samples, geodesics: list[np.ndarray], sca
     return float(mean_geodesic_error(embeddings, sets, geo, model_scale=scales).mge)
 
 
-def _pck_transfer(model, proto_emb: np.ndarray, samples, columns, threshold_frac: float, device) -> dict:
-    """{"pck": fraction correct or None when no keypoint was observed, "n": keypoints counted}."""
+def _pck_transfer(embeddings: list[np.ndarray], proto_emb: np.ndarray, samples, columns,
+                  threshold_frac: float) -> dict:
+    """{"pck": fraction correct or None when no keypoint was observed, "n": keypoints counted}.
+    ``embeddings[i]`` is the (N, D) embedding of ``samples[i]``."""
     hits, total = 0, 0
-    q = proto_emb / np.linalg.norm(proto_emb, axis=1, keepdims=True)
-    for s in samples:
-        e = embed_points(model, s.points, device)
-        e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
-        pred = np.argmax(q @ e.T, axis=1)  # (K,) point index per keypoint
+    q = torch.as_tensor(proto_emb, dtype=torch.float32)
+    for s, e in zip(samples, embeddings):
+        pts = torch.as_tensor(s.points, dtype=torch.float32)[None]
+        pred = nearest_embedding_transfer(q, pts, torch.as_tensor(e)[None]).index[0].numpy()
         diag = np.linalg.norm(np.nanmax(s.canonical, 0) - np.nanmin(s.canonical, 0))
         for k in columns:
             if s.keypoint_index[k] < 0:
@@ -102,6 +104,7 @@ def run_embed3d_bench(bundle_path: str, category: str, n_instances: int = 12, n_
         scales.append(float(np.linalg.norm(s.points.max(0) - s.points.min(0))))
     all_cols = list(range(len(names)))
     trained = [embed_points(model, s.points, device) for s in complete]
+    trained_partial = [embed_points(model, s.points, device) for s in partial]
     rand = [embed_points(random_model, s.points, device) for s in complete]
     fpfh = [fpfh_descriptors(s.points, radius=0.1 * sc) for s, sc in zip(complete, scales)]
     proto = bundle.prototype.keypoint_embeddings.numpy()
@@ -117,9 +120,9 @@ def run_embed3d_bench(bundle_path: str, category: str, n_instances: int = 12, n_
         mge_trained=_mge(trained, complete, geodesics, scales, all_cols),
         mge_random=_mge(rand, complete, geodesics, scales, all_cols),
         mge_fpfh=_mge(fpfh, complete, geodesics, scales, all_cols),
-        **_pck_fields("pck3d_full", _pck_transfer(model, proto, complete, seen, threshold_frac, device)),
-        **_pck_fields("pck3d_partial", _pck_transfer(model, proto, partial, seen, threshold_frac, device)),
-        **_pck_fields("pck3d_unseen", _pck_transfer(model, proto, complete, unseen, threshold_frac, device)),
+        **_pck_fields("pck3d_full", _pck_transfer(trained, proto, complete, seen, threshold_frac)),
+        **_pck_fields("pck3d_partial", _pck_transfer(trained_partial, proto, partial, seen, threshold_frac)),
+        **_pck_fields("pck3d_unseen", _pck_transfer(trained, proto, complete, unseen, threshold_frac)),
         pck3d_threshold="5% of the canonical bbox diagonal" if threshold_frac == 0.05 else f"{threshold_frac:g} x bbox diagonal",
         targets={"mge_trained": "<= 0.5 x mge_random and < mge_fpfh", "pck3d_full": ">= 0.90", "pck3d_partial": ">= 0.80"},
     )
