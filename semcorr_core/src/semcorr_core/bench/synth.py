@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from semcorr_core.bench.report import new_report, timing_summary
-from semcorr_core.data.dataset import frame_rng
+from semcorr_core.data.dataset import frame_rng, init_render_worker, render_worker_frame
 from semcorr_core.data.render import DepthNoiseConfig, RaycastRenderer, SceneConfig, sample_scene
 from semcorr_core.data.shapes import generate_shapes
 from semcorr_core.geometry.transforms import apply_transform, invert_transform
@@ -65,29 +65,20 @@ def run_synth_bench(
     )
 
 
-_BENCH_WORKER: dict = {}
-
-
-def _bench_init(shapes, config, noise_cfg, seed) -> None:
-    _BENCH_WORKER.update(shapes=shapes, config=config, noise=noise_cfg, seed=seed,
-                         renderer=RaycastRenderer(config.camera()))
-
-
-def _bench_job(k: int) -> None:
-    w = _BENCH_WORKER
-    rng = frame_rng(w["seed"], k)
-    scene = sample_scene(w["shapes"], rng, w["config"], primary=w["shapes"][k % len(w["shapes"])])
-    w["renderer"].render(scene, rng, w["noise"], color_noise_std=w["config"].color_noise_std)
+def _bench_job(job: tuple[int, int]) -> None:
+    render_worker_frame(*job)  # the frame stays in the worker: only the time counts
 
 
 def measure_throughput(shapes, config: SceneConfig, noise_cfg: DepthNoiseConfig, seed: int, frames: int,
                        workers: int) -> dict:
     import multiprocessing as mp
 
-    with mp.get_context("fork").Pool(workers, initializer=_bench_init, initargs=(shapes, config, noise_cfg, seed)) as pool:
-        pool.map(_bench_job, range(2 * workers))  # warm-up
+    jobs = [(k, k % len(shapes)) for k in range(frames)]
+    with mp.get_context("fork").Pool(workers, initializer=init_render_worker,
+                                     initargs=(shapes, config, noise_cfg, seed)) as pool:
+        pool.map(_bench_job, jobs[: 2 * workers])  # warm-up
         t0 = time.perf_counter()
-        pool.map(_bench_job, range(frames), chunksize=2)
+        pool.map(_bench_job, jobs, chunksize=2)
         wall = time.perf_counter() - t0
     return {"workers": workers, "frames": frames, "wall_s": wall, "fps": frames / wall}
 

@@ -155,17 +155,25 @@ class SynthDataset:
 _WORKER: dict = {}
 
 
-def _init_worker(shapes, scene_config, noise, seed, out) -> None:
-    _WORKER.update(shapes=shapes, scene_config=scene_config, noise=noise, seed=seed, out=Path(out),
-                   renderer=RaycastRenderer(scene_config.camera()))
+def init_render_worker(shapes, scene_config, noise, seed, out=None) -> None:
+    """Per-process state for :func:`render_worker_frame` (a pool initialiser, or called directly)."""
+    _WORKER.update(shapes=shapes, scene_config=scene_config, noise=noise, seed=seed,
+                   out=None if out is None else Path(out), renderer=RaycastRenderer(scene_config.camera()))
+
+
+def render_worker_frame(k: int, primary_index: int):
+    """Frame ``k`` (reproducible from ``(seed, k)``) around shape ``primary_index``, using the
+    state set by :func:`init_render_worker`. Returns ``(scene, frame)``."""
+    w = _WORKER
+    rng = frame_rng(w["seed"], k)
+    scene = sample_scene(w["shapes"], rng, w["scene_config"], primary=w["shapes"][primary_index])
+    return scene, w["renderer"].render(scene, rng, w["noise"], color_noise_std=w["scene_config"].color_noise_std)
 
 
 def _render_job(job: tuple[int, int, int]) -> dict:
     k, i, v = job
     w = _WORKER
-    rng = frame_rng(w["seed"], k)
-    scene = sample_scene(w["shapes"], rng, w["scene_config"], primary=w["shapes"][i])
-    frame = w["renderer"].render(scene, rng, w["noise"], color_noise_std=w["scene_config"].color_noise_std)
+    scene, frame = render_worker_frame(k, i)
     fid = f"{k:06d}"
     write_frame(w["out"] / "frames" / fid, frame)
     return {"id": fid, "primary_shape": w["shapes"][i].instance_id, "view": v, "scene": scene.meta}
@@ -196,11 +204,11 @@ def write_dataset(
     if workers > 1:
         import multiprocessing as mp
 
-        pool = mp.get_context("fork").Pool(workers, initializer=_init_worker, initargs=init_args)
+        pool = mp.get_context("fork").Pool(workers, initializer=init_render_worker, initargs=init_args)
         results = pool.imap(_render_job, jobs, chunksize=4)
     else:
         pool = None
-        _init_worker(*init_args)
+        init_render_worker(*init_args)
         results = map(_render_job, jobs)
     if progress:
         from tqdm import tqdm
