@@ -68,16 +68,12 @@ def build_prototype(model: nn.Module, category: str, n_instances: int, seed: int
     model.eval()
     shapes = generate_shapes(category, n_instances, seed)
     names = shapes[0].keypoint_names
-    sums = np.zeros((len(names), 0))
-    anchors = []
+    sums, anchors = 0.0, []
     for i, shape in enumerate(shapes):
         s = complete_cloud(prepare_shape(shape), n_points, np.random.default_rng([seed, 7, i]), similarity=False)
         e = embed_points(model, s.points, device)
-        if sums.size == 0:
-            sums = np.zeros((len(names), e.shape[1]))
-        for k, idx in enumerate(s.keypoint_index):
-            if idx >= 0:
-                sums[k] += e[idx]
+        present = (s.keypoint_index >= 0)[:, None]
+        sums = sums + np.where(present, e[np.maximum(s.keypoint_index, 0)], 0.0)
         anchors.append(s.anchors)
     kp_emb = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
     dense = complete_cloud(prepare_shape(shapes[0]), dense_points, np.random.default_rng([seed, 8]), similarity=False)
