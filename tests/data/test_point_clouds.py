@@ -238,3 +238,40 @@ def test_bad_input(mug, mugs):
         collate([s1, s2])
     with pytest.raises(IndexError):
         PointCloudDataset("mug", 2, length=2)[2]
+
+
+def test_partial_cloud_in_gravity_frame_stands_upright(mug):
+    cam = partial_cloud(mug, N, np.random.default_rng(3), noise=False)
+    grav = partial_cloud(mug, N, np.random.default_rng(3), noise=False, frame="gravity")
+    np.testing.assert_array_equal(cam.canonical, grav.canonical)  # same view, other frame
+    # canonical +z (the support-plane normal) is +z of the gravity frame: a rotation about z only
+    R = grav.transform[:3, :3]
+    np.testing.assert_allclose(R[:, 2], [0, 0, 1], atol=1e-9)
+    np.testing.assert_allclose(R[2], [0, 0, 1], atol=1e-9)
+    np.testing.assert_allclose(apply_transform(grav.transform, grav.canonical), grav.points, atol=1e-5)
+    # distances inside the cloud do not change
+    np.testing.assert_allclose(np.linalg.norm(grav.points - grav.points[0], axis=1),
+                               np.linalg.norm(cam.points - cam.points[0], axis=1), atol=1e-5)
+    with pytest.raises(InputError, match="frame"):
+        partial_cloud(mug, N, np.random.default_rng(3), frame="world")
+
+
+def test_dataset_cache_returns_the_same_samples_without_redrawing(mugs, monkeypatch):
+    kw = dict(n_points=N, mode="mixed", length=4, frame="gravity")
+    cached = PointCloudDataset("mug", 3, seed=4, cache=True, **kw)
+    plain = PointCloudDataset("mug", 3, seed=4, **kw)
+    first = [cached[i] for i in range(4)]
+    for i in range(4):
+        _equal(first[i], plain[i])
+    import semcorr_core.data.point_clouds as pc
+
+    def fail(*a, **k):
+        raise AssertionError("a cached sample was drawn again")
+
+    monkeypatch.setattr(pc, "partial_cloud", fail)
+    monkeypatch.setattr(pc, "complete_cloud", fail)
+    for i in range(4):
+        again = cached[i]
+        _equal(again, first[i])
+        again.points = None  # callers replacing a field do not corrupt the cache
+        assert cached[i].points is not None

@@ -56,3 +56,26 @@ def test_look_at_straight_down_and_degenerate():
     assert np.linalg.det(T[:3, :3]) == pytest.approx(1.0)
     with pytest.raises(InputError):
         look_at([1.0, 1.0, 1.0], [1.0, 1.0, 1.0])
+
+
+def test_gravity_frame_axes():
+    from semcorr_core.geometry import gravity_frame
+
+    # camera looking horizontally (optical z forward, y down): up is -y in the camera frame
+    G = gravity_frame(np.array([0.0, -2.0, 0.0]))
+    np.testing.assert_allclose(G @ G.T, np.eye(3), atol=1e-12)
+    assert np.linalg.det(G) == pytest.approx(1.0)
+    np.testing.assert_allclose(G @ np.array([0.0, -1.0, 0.0]), [0, 0, 1], atol=1e-12)  # up -> +z
+    np.testing.assert_allclose(G @ np.array([0.0, 0.0, 1.0]), [1, 0, 0], atol=1e-12)  # forward -> +x
+    # tilted camera: forward loses its up component only
+    up = np.array([0.0, -np.cos(0.5), np.sin(0.5)])
+    G = gravity_frame(up)
+    np.testing.assert_allclose(G[2], up, atol=1e-12)
+    assert G[0] @ up == pytest.approx(0.0, abs=1e-12) and G[0][2] > 0
+    # looking straight down: any heading, still a rotation with z = up
+    G = gravity_frame(np.array([0.0, 0.0, -1.0]))
+    np.testing.assert_allclose(G @ G.T, np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(G[2], [0, 0, -1], atol=1e-12)
+    for bad in ([0.0, 0.0, 0.0], [np.nan, 0.0, 1.0], [1.0, 2.0]):
+        with pytest.raises(InputError, match="up"):
+            gravity_frame(np.array(bad))

@@ -110,3 +110,20 @@ def test_bad_input():
         canonical_error(PRED, GT, MASK, symmetry="reflection")
     with pytest.raises(InputError, match="thresholds"):
         canonical_error(PRED, GT, MASK, thresholds=(0.0,))
+
+
+def test_canonical_point_distance_by_hand():
+    from semcorr_core.metrics import canonical_point_distance
+
+    a = np.array([[0.03, 0.04, 0.10]])  # r = 0.05
+    b = np.array([[-0.05, 0.0, 0.13]])  # r = 0.05, other side of the axis
+    # plain: |(0.08, 0.04, -0.03)| = sqrt(0.0064 + 0.0016 + 0.0009) = sqrt(0.0089)
+    assert canonical_point_distance(a, b)[0] == pytest.approx(np.sqrt(0.0089))
+    # rotation about z: same radius, so only the height differs
+    assert canonical_point_distance(a, b, Symmetry(kind="rotation_z"))[0] == pytest.approx(0.03)
+    # a reflection does not forgive a swapped place (chair left/right)
+    mirror = Symmetry(kind="reflection", plane_normal=(0.0, 1.0, 0.0))
+    c = np.array([0.03, -0.04, 0.10])
+    assert canonical_point_distance(a[0], c, mirror) == pytest.approx(0.08)
+    with pytest.raises(InputError, match="canonical points"):
+        canonical_point_distance(np.zeros((2, 2)), np.zeros((2, 3)))

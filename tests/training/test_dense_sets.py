@@ -49,3 +49,33 @@ def test_bad_arguments():
         DenseCorrespondenceSets([], n_sets=4)
     with pytest.raises(InputError):
         DenseCorrespondenceSets(generate_shapes("can", 1, seed=0), n_sets=0)
+
+
+def test_canonical_space_maps_boxes_to_the_unit_cube():
+    from semcorr_core.training.dense_sets import CanonicalSpace
+
+    shapes = generate_shapes("mug", 2, seed=1)
+    space = CanonicalSpace(shapes)
+    assert space.dim == 3
+    for i, s in enumerate(shapes):
+        v = torch.as_tensor(s.vertices, dtype=torch.float32)[None]
+        p = space.positions(v, torch.tensor([i]))[0]
+        torch.testing.assert_close(p.min(0).values, torch.zeros(3), atol=1e-6, rtol=0)
+        torch.testing.assert_close(p.max(0).values, torch.ones(3), atol=1e-6, rtol=0)
+    classes = space.class_positions(shapes[0], 0, 16, torch.tensor([[0.5, 0.5, 1.0]]), seed=0)
+    assert classes.shape == (17, 3) and torch.equal(classes[-1], torch.tensor([0.5, 0.5, 1.0]))
+
+
+def test_canonical_space_of_a_rotation_symmetric_category_ignores_azimuth():
+    from semcorr_core.training.dense_sets import CanonicalSpace
+
+    shapes = generate_shapes("can", 1, seed=0)
+    space = CanonicalSpace(shapes, rotation_symmetric=True)
+    assert space.dim == 2
+    r_max = float(np.linalg.norm(shapes[0].vertices[:, :2], axis=1).max())
+    lo_z, hi_z = shapes[0].vertices[:, 2].min(), shapes[0].vertices[:, 2].max()
+    pts = torch.tensor([[[r_max, 0.0, hi_z], [0.0, -r_max, hi_z], [0.0, 0.0, lo_z]]], dtype=torch.float32)
+    p = space.positions(pts, torch.tensor([0]))[0]
+    torch.testing.assert_close(p, torch.tensor([[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]]), atol=1e-6, rtol=0)
+    with pytest.raises(InputError):
+        CanonicalSpace([])

@@ -77,3 +77,51 @@ def test_typo_in_override_is_refused(tmp_path):
     r = subprocess.run([SEMCORR, "train", "embed3d", "--config", str(REPO / "training/configs/embed3d/mug.yaml"),
                         "train.epoch=3", f"train.out_dir={tmp_path}"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "train.epoch" in r.stderr and "epochs" in r.stderr
+
+
+def test_random_upright_rotations_keep_up_within_the_tilt():
+    import torch
+
+    from semcorr_core.training.embed3d import random_upright_rotations
+
+    torch.manual_seed(0)
+    R = random_upright_rotations(500, 5.0)
+    torch.testing.assert_close(R @ R.transpose(1, 2), torch.eye(3).expand(500, 3, 3), atol=1e-5, rtol=0)
+    assert torch.allclose(torch.linalg.det(R), torch.ones(500), atol=1e-5)
+    tilt = torch.rad2deg(torch.arccos(R[:, 2, 2].clamp(-1, 1)))  # angle between new and old up
+    assert tilt.max() <= 5.0 + 1e-3 and tilt.max() > 4.0
+    heading = torch.atan2(R[:, 1, 0], R[:, 0, 0])
+    assert heading.min() < -2.5 and heading.max() > 2.5  # headings cover the circle
+    flat = random_upright_rotations(10, 0.0)
+    torch.testing.assert_close(flat[:, 2], torch.tensor([0.0, 0.0, 1.0]).expand(10, 3), atol=1e-6, rtol=0)
+
+
+def test_keypoint_geodesic_rows_treat_a_ring_as_one_place():
+    from types import SimpleNamespace
+
+    from semcorr_core.bench.embed3d import keypoint_geodesic_rows
+    from semcorr_core.data.shape import Symmetry
+
+    # a ring of 36 points of radius 5 cm at z = 0: the keypoint's place under rotation symmetry
+    a = np.linspace(0, 2 * np.pi, 36, endpoint=False)
+    ring = np.stack([0.05 * np.cos(a), 0.05 * np.sin(a), np.zeros(36)], 1)
+    sample = SimpleNamespace(points=ring, canonical=ring, keypoint_index=np.array([0]), anchors=ring[:1])
+    sym = keypoint_geodesic_rows(sample, Symmetry(kind="rotation_z"), orbit_tol=1e-3)[0]
+    plain = keypoint_geodesic_rows(sample, Symmetry(), orbit_tol=1e-3)[0]
+    assert np.allclose(sym, 0.0)  # every ring point is the place itself
+    step = 2 * 0.05 * np.sin(np.pi / 36)  # chord between neighbours
+    # half way round: along the ring (kNN chords cut it slightly short), never across (0.10 m)
+    assert 0.15 < plain[18] <= 18 * step + 1e-9
+
+
+def test_canonical_ce_training_lowers_the_loss(tmp_path):
+    from semcorr_core.training.config import load_config
+    from semcorr_core.training.embed3d import train_embed3d
+
+    cfg = load_config([REPO / "training/configs/embed3d/mug.yaml"],
+                      ["train.epochs=6", "data.length=8", "data.n_instances=2", "data.n_points=128",
+                       "data.mode=complete", "train.batch_size=4", "train.lr=0.005", "loss.canonical_anchors=16",
+                       "model.out_dim=16", "prototype.reference_instances=1", "prototype.dense_points=128",
+                       f"train.out_dir={tmp_path}", "train.progress=false", "train.warmup_steps=0"])
+    losses = train_embed3d(cfg)["losses"]
+    assert len(losses) == 6 and losses[-1] < 0.8 * losses[0], losses

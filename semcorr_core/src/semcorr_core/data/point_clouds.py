@@ -72,7 +72,7 @@ from semcorr_core.data.render import DepthNoiseConfig, RaycastRenderer, SceneCon
 from semcorr_core.data.shape import ShapeInstance
 from semcorr_core.errors import InputError
 from semcorr_core.geometry.geodesic import GeodesicSolver
-from semcorr_core.geometry.transforms import make_transform, random_rotation
+from semcorr_core.geometry.transforms import gravity_frame, make_transform, random_rotation
 
 __all__ = [
     "SurfaceSample",
@@ -485,6 +485,12 @@ def _jitter(points: np.ndarray, normals: np.ndarray, rng: np.random.Generator, s
     return points + rng.normal(0.0, std, points.shape)
 
 
+def _check_frame(frame) -> str:
+    if frame not in ("camera", "gravity"):
+        raise InputError(f"frame must be 'camera' or 'gravity', got {frame!r}")
+    return frame
+
+
 def _check_jitter(std, mode) -> float:
     std = float(std)
     if not (math.isfinite(std) and std >= 0):
@@ -612,8 +618,12 @@ def partial_cloud(
     jitter_std: float = 0.0,
     jitter_mode: str = "normal",
     keypoint_names: Sequence[str] | None = None,
+    frame: str = "camera",
 ) -> EmbeddingSample:
-    """Single-view cloud of ``shape`` from the ray-casting renderer, camera optical frame.
+    """Single-view cloud of ``shape`` from the ray-casting renderer, in the camera optical frame
+    (``frame="camera"``) or in the gravity-aligned frame of :func:`gravity_frame` built from the
+    support-plane normal and the optical axis (``frame="gravity"``: z up, heading from the
+    camera; the object then stands upright, rotated about z by the viewing azimuth).
 
     The shape stands alone on its support plane (no distractors); the camera elevation, distance
     and azimuth are drawn as in :func:`sample_scene` with ``view``'s ranges. Points are the
@@ -631,6 +641,7 @@ def partial_cloud(
     std = _check_jitter(jitter_std, jitter_mode)
     if resample not in ("fps", "random"):
         raise InputError(f"resample must be 'fps' or 'random', got {resample!r}")
+    _check_frame(frame)
     if not isinstance(view, PartialViewConfig):
         raise InputError(f"view must be a PartialViewConfig, got {type(view).__name__}")
     if not (view.keypoint_tol > 0 and math.isfinite(view.keypoint_tol)):
@@ -642,8 +653,8 @@ def partial_cloud(
     noise_cfg = view.depth_noise if noise else replace(view.depth_noise, enabled=False)
     for _ in range(max(1, int(view.max_attempts))):
         scene = sample_scene([], rng, cfg, primary=s)
-        frame = renderer.render(scene, rng, noise_cfg, color_noise_std=0.0)
-        valid = (frame.instance_mask == 1) & (frame.depth > 0)
+        rendered = renderer.render(scene, rng, noise_cfg, color_noise_std=0.0)
+        valid = (rendered.instance_mask == 1) & (rendered.depth > 0)
         if int(valid.sum()) >= view.min_points:
             break
     else:
@@ -655,15 +666,15 @@ def partial_cloud(
         f = int(view.sparse_upscale)
         big = replace(cfg, width=cfg.width * f, height=cfg.height * f)
         scene.camera = big.camera()
-        frame = _renderer(big).render(scene, rng, noise_cfg, color_noise_std=0.0)
-        valid = (frame.instance_mask == 1) & (frame.depth > 0)
+        rendered = _renderer(big).render(scene, rng, noise_cfg, color_noise_std=0.0)
+        valid = (rendered.instance_mask == 1) & (rendered.depth > 0)
     ys, xs = np.nonzero(valid)
-    d = frame.depth[ys, xs].astype(np.float64)
-    cam = frame.camera
+    d = rendered.depth[ys, xs].astype(np.float64)
+    cam = rendered.camera
     pts = np.stack([(xs - cam.cx) / cam.fx * d, (ys - cam.cy) / cam.fy * d, d], axis=1)
-    canon = frame.canonical[ys, xs].astype(np.float64)
-    fids = frame.face_id[ys, xs].astype(np.int64)
-    pose = frame.objects[0].pose
+    canon = rendered.canonical[ys, xs].astype(np.float64)
+    fids = rendered.face_id[ys, xs].astype(np.int64)
+    pose = rendered.objects[0].pose
     R = pose[:3, :3]
     nrm_canon = ps.face_normals[fids]
 
@@ -686,6 +697,12 @@ def partial_cloud(
     pts, canon, fids = pts[sel], canon[sel], fids[sel]
     nrm = nrm_canon[sel] @ R.T
     pts = _jitter(pts, nrm, rng, std, jitter_mode)
+    transform = pose.copy()
+    if frame == "gravity":
+        # canonical +z is the support-plane normal: the frame a plane fit gives at run time
+        G = np.eye(4)
+        G[:3, :3] = gravity_frame(R[:, 2])
+        pts, nrm, transform = pts @ G[:3, :3].T, nrm @ G[:3, :3].T, G @ pose
     return EmbeddingSample(
         points=pts.astype(np.float32),
         canonical=canon.astype(np.float32),
@@ -694,8 +711,8 @@ def partial_cloud(
         keypoint_index=kp_index,
         keypoints=a.keypoints.astype(np.float32),
         anchors=a.xyz.astype(np.float32),
-        keypoint_visible=_visible_in_order(frame.objects[0], a.names),
-        transform=pose.copy(),
+        keypoint_visible=_visible_in_order(rendered.objects[0], a.names),
+        transform=transform,
         keypoint_names=a.names,
         shape_id=s.instance_id,
         category=s.category,
@@ -776,12 +793,16 @@ class PointCloudDataset(Dataset):
         holdout_keypoints: names whose columns are ``-1`` in every sample (a keypoint kept unseen
             in training; evaluate transfer on it with a dataset without the hold-out).
         center: subtract the cloud's centroid from ``points`` (folded into ``transform``).
-        noise / view / resample: partial clouds, see :func:`partial_cloud`.
+        noise / view / resample / frame: partial clouds, see :func:`partial_cloud`.
         similarity / scale_range / translation_range / rotation: complete clouds, see
             :func:`complete_cloud`.
         jitter_std / jitter_mode: seed-001 surface noise for both kinds.
         set_distance_shapes: how many instances (the first ones) :attr:`set_distance` averages
             over (``None`` = all).
+        cache: keep every sample in memory once drawn. Samples depend on ``(seed, index)`` only,
+            so later epochs would render the same views again; with the cache they cost nothing
+            (vary them with on-the-fly augmentation instead). Each DataLoader worker process has
+            its own cache.
     """
 
     def __init__(
@@ -807,6 +828,8 @@ class PointCloudDataset(Dataset):
         jitter_std: float = 0.0,
         jitter_mode: str = "normal",
         set_distance_shapes: int | None = 32,
+        frame: str = "camera",
+        cache: bool = False,
     ) -> None:
         spec = get_category(category)  # UnknownCategoryError names the known ones
         self.category = spec.name
@@ -850,6 +873,8 @@ class PointCloudDataset(Dataset):
         if resample not in ("fps", "random"):
             raise InputError(f"resample must be 'fps' or 'random', got {resample!r}")
         self.view, self.resample = view, resample
+        self.frame = _check_frame(frame)
+        self._cache: dict[int, EmbeddingSample] | None = {} if cache else None
         self.similarity = bool(similarity)
         self.scale_range = _check_range(scale_range, "scale_range", 1e-6)
         random_similarity(np.random.default_rng(0), scale_range=scale_range, translation_range=translation_range,
@@ -879,13 +904,15 @@ class PointCloudDataset(Dataset):
             i += self.length
         if not 0 <= i < self.length:
             raise IndexError(f"sample {index} out of range [0, {self.length})")
+        if self._cache is not None and i in self._cache:
+            return replace(self._cache[i])
         rng = sample_rng(self.seed, i)
         si = i % len(self.shapes)
         ps = self.prepared(si)
         partial = self.mode == "partial" or (self.mode == "mixed" and rng.random() < self.partial_fraction)
         if partial:
             s = partial_cloud(ps, self.n_points, rng, noise=self.noise, view=self.view, resample=self.resample,
-                              jitter_std=self.jitter_std, jitter_mode=self.jitter_mode)
+                              jitter_std=self.jitter_std, jitter_mode=self.jitter_mode, frame=self.frame)
         else:
             s = complete_cloud(ps, self.n_points, rng, similarity=self.similarity, scale_range=self.scale_range,
                                translation_range=self.translation_range, rotation=self.rotation,
@@ -899,6 +926,9 @@ class PointCloudDataset(Dataset):
         if self.holdout_keypoints:
             s.keypoint_index[~self.train_keypoint_mask] = -1
         s.shape_index, s.index = si, i
+        if self._cache is not None:
+            self._cache[i] = s
+            return replace(s)
         return s
 
     @property

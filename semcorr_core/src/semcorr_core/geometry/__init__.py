@@ -30,6 +30,7 @@ from semcorr_core.geometry.similarity import (
 )
 from semcorr_core.geometry.transforms import (
     apply_transform,
+    gravity_frame,
     invert_transform,
     look_at,
     make_transform,
@@ -41,6 +42,7 @@ __all__ = [
     "PinholeCamera",
     "make_transform",
     "apply_transform",
+    "gravity_frame",
     "invert_transform",
     "look_at",
     "random_rotation",

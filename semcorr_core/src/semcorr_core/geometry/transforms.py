@@ -50,6 +50,30 @@ def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = (0.0, 0.0, 1.0
     return make_transform(np.stack([x, y, z], axis=1), eye)
 
 
+def gravity_frame(up: np.ndarray, forward: np.ndarray = (0.0, 0.0, 1.0)) -> np.ndarray:
+    """3x3 rotation ``G`` whose rows are the axes of a gravity-aligned frame, expressed in the
+    frame ``up`` and ``forward`` are given in: ``z = up`` (e.g. the support-plane normal in the
+    camera frame), ``x`` = ``forward`` (default the optical axis) with its ``up`` component
+    removed, ``y = z x x``. ``p_gravity = G @ p``. Only the heading about ``up`` depends on
+    ``forward``; an upright object then differs from its canonical frame by a rotation about z.
+    When ``forward`` is (nearly) parallel to ``up`` (camera looking straight down) any heading is
+    as good: one perpendicular to ``up`` is picked deterministically."""
+    z = np.asarray(up, dtype=np.float64)
+    n = np.linalg.norm(z)
+    if z.shape != (3,) or not np.isfinite(z).all() or n < 1e-12:
+        raise InputError(f"gravity_frame: up must be a finite non-zero 3-vector, got {up!r}")
+    z = z / n
+    f = np.asarray(forward, dtype=np.float64)
+    if f.shape != (3,) or not np.isfinite(f).all():
+        raise InputError(f"gravity_frame: forward must be a finite 3-vector, got {forward!r}")
+    x = f - (f @ z) * z
+    if np.linalg.norm(x) < 1e-6 * max(np.linalg.norm(f), 1.0):
+        helper = np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+        x = helper - (helper @ z) * z
+    x = x / np.linalg.norm(x)
+    return np.stack([x, np.cross(z, x), z])
+
+
 def random_rotation(rng: np.random.Generator) -> np.ndarray:
     """Uniformly distributed rotation (QR of a Gaussian matrix with sign fix)."""
     q, r = np.linalg.qr(rng.standard_normal((3, 3)))

@@ -11,6 +11,8 @@ Seed 004 (Jamais Vu) - canonical prototype and dense canonical coordinates:
 
 * :mod:`.procrustes_prototype` - Eq. 3, generalised Procrustes prototype, Kabsch-Umeyama, ``s >= 1``.
 * :mod:`.keypoint_ce` - Eq. 4, keypoint-descriptor cross-entropy with a learned temperature.
+* :mod:`.canonical_ce` - Eq. 4 extended to every point: soft-labelled classification against
+  descriptors of canonical places (keypoints + surface anchors); the default embed3d loss.
 * :mod:`.local_alignment` - Eq. 6, local geometric alignment with kNN (canonical) and
   pseudo-geodesic (posed) neighbourhoods.
 
@@ -18,6 +20,7 @@ Every function takes batched torch tensors, works on their device and raises
 :class:`semcorr_core.errors.InputError` on bad input.
 """
 
+from semcorr_core.losses.canonical_ce import DenseCanonicalCrossEntropy, canonical_ce_loss, soft_canonical_targets
 from semcorr_core.losses.hard_negatives import mine_hard_negatives
 from semcorr_core.losses.keypoint_ce import KeypointCrossEntropy, keypoint_ce_loss, keypoint_logits
 from semcorr_core.losses.local_alignment import LocalAlignmentResiduals, knn_neighbourhoods, local_alignment_loss
@@ -61,6 +64,9 @@ __all__ = [
     "keypoint_ce_loss",
     "keypoint_logits",
     "KeypointCrossEntropy",
+    "canonical_ce_loss",
+    "soft_canonical_targets",
+    "DenseCanonicalCrossEntropy",
     "local_alignment_loss",
     "knn_neighbourhoods",
     "LocalAlignmentResiduals",

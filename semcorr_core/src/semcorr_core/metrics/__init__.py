@@ -11,7 +11,7 @@ Families (each module's docstring states its conventions):
 * :mod:`.canonical` - dense canonical-coordinate error, symmetry-aware.
 """
 
-from semcorr_core.metrics.canonical import CanonicalResult, canonical_error
+from semcorr_core.metrics.canonical import CanonicalResult, canonical_error, canonical_point_distance
 from semcorr_core.metrics.kap import KAPResult, average_precision, kap, kap_keypoints
 from semcorr_core.metrics.keypoint3d import (
     DEFAULT_THRESHOLDS_M,
@@ -26,6 +26,7 @@ from semcorr_core.metrics.pose import FlipResult, PoseError, left_right_flip, po
 __all__ = [
     "CanonicalResult",
     "canonical_error",
+    "canonical_point_distance",
     "KAPResult",
     "average_precision",
     "kap",

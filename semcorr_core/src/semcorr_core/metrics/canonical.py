@@ -44,7 +44,7 @@ from semcorr_core.data.shape import Symmetry
 from semcorr_core.errors import EmptyMaskError, ImageSizeMismatchError, InputError
 from semcorr_core.metrics._arrays import as_array
 
-__all__ = ["CanonicalResult", "canonical_error"]
+__all__ = ["CanonicalResult", "canonical_error", "canonical_point_distance"]
 
 
 @dataclass(frozen=True)
@@ -153,3 +153,23 @@ def canonical_error(
         mirrored=mirrored,
         rotation_z_deg=rot_deg,
     )
+
+
+def canonical_point_distance(a: npt.ArrayLike, b: npt.ArrayLike, symmetry: Symmetry | None = None) -> np.ndarray:
+    """Distance between canonical points ``a`` and ``b`` (``(..., 3)``, broadcast), per point.
+
+    Under a ``"rotation_z"`` symmetry two points are the same place when they differ only in
+    azimuth: the distance is the cylindrical one, ``sqrt((r_a - r_b)^2 + (z_a - z_b)^2)``.
+    Otherwise (``"none"``, and ``"reflection"``: a mirror swaps *named* places such as a chair's
+    left and right, which a transfer must get right; flips are measured by
+    :func:`~semcorr_core.metrics.pose.left_right_flip`) it is the Euclidean distance.
+    """
+    A, B = as_array(a, "a"), as_array(b, "b")
+    if A.shape[-1:] != (3,) or B.shape[-1:] != (3,):
+        raise InputError(f"a and b must be (..., 3) canonical points, got {A.shape} and {B.shape}")
+    sym = symmetry if symmetry is not None else Symmetry()
+    if not isinstance(sym, Symmetry):
+        raise InputError(f"symmetry must be a semcorr_core.data.shape.Symmetry or None, got {type(sym).__name__}")
+    if sym.kind == "rotation_z":
+        return np.hypot(np.hypot(A[..., 0], A[..., 1]) - np.hypot(B[..., 0], B[..., 1]), A[..., 2] - B[..., 2])
+    return np.linalg.norm(A - B, axis=-1)

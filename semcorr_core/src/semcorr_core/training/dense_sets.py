@@ -57,3 +57,52 @@ class DenseCorrespondenceSets:
         k = keypoint_distance.shape[0]
         out[:k, :k] = keypoint_distance
         return out
+
+
+class CanonicalSpace:
+    """Normalised canonical positions shared by every instance of a category.
+
+    Each instance's canonical bounding box is mapped to the unit cube (``(x - lo) / extent``), so
+    corresponding places on a tall and a short mug get the same position. For a category with a
+    continuous rotation symmetry about z (bottle, bowl, can) the azimuth carries no meaning and
+    positions are ``(r / r_max, (z - z_lo) / z_extent)`` with ``r`` the distance from the z axis.
+
+    ``positions(canonical (B, N, 3), shape_index (B,)) -> (B, N, P)``; ``P`` = 3, or 2 when
+    ``rotation_symmetric``.
+    """
+
+    def __init__(self, shapes: Sequence[ShapeInstance], rotation_symmetric: bool = False) -> None:
+        if not shapes:
+            raise InputError("CanonicalSpace needs at least one shape")
+        lo = np.stack([s.vertices.min(0) for s in shapes])
+        hi = np.stack([s.vertices.max(0) for s in shapes])
+        r_max = np.array([np.linalg.norm(s.vertices[:, :2], axis=1).max() for s in shapes])
+        self.lo = torch.as_tensor(lo, dtype=torch.float32)
+        self.extent = torch.as_tensor(np.maximum(hi - lo, 1e-6), dtype=torch.float32)
+        self.r_max = torch.as_tensor(np.maximum(r_max, 1e-6), dtype=torch.float32)
+        self.rotation_symmetric = bool(rotation_symmetric)
+
+    @property
+    def dim(self) -> int:
+        return 2 if self.rotation_symmetric else 3
+
+    def positions(self, canonical: torch.Tensor, shape_index: torch.Tensor) -> torch.Tensor:
+        dev = canonical.device
+        si = torch.as_tensor(shape_index, device=dev)
+        lo, ext = self.lo.to(dev)[si][:, None], self.extent.to(dev)[si][:, None]
+        if not self.rotation_symmetric:
+            return (canonical - lo) / ext
+        r = canonical[..., :2].norm(dim=-1) / self.r_max.to(dev)[si][:, None]
+        z = (canonical[..., 2] - lo[..., 2]) / ext[..., 2]
+        return torch.stack([r, z], dim=-1)
+
+    def class_positions(self, shape: ShapeInstance, shape_index: int, n_anchors: int, keypoint_positions: torch.Tensor,
+                        seed: int = 0) -> torch.Tensor:
+        """``(n_anchors + K, P)``: farthest-point anchors on ``shape`` (which is
+        ``shapes[shape_index]``) followed by the given ``(K, P)`` keypoint positions."""
+        if n_anchors < 1:
+            raise InputError(f"n_anchors must be >= 1, got {n_anchors}")
+        surface = sample_surface(shape, 20 * n_anchors, np.random.default_rng([seed, 0xC5]))
+        pos = self.positions(torch.as_tensor(surface.points, dtype=torch.float32)[None], torch.tensor([shape_index]))[0]
+        anchors = pos[farthest_point_sampling(pos.numpy(), n_anchors, seed=seed)]
+        return torch.cat([anchors, keypoint_positions.to(anchors.dtype)])

@@ -1,5 +1,18 @@
-"""``semcorr train embed3d``: per-point 3D embeddings from keypoint correspondence sets (seed 000
-pull + geodesic push losses), then the category's keypoint database, saved as one model bundle.
+"""``semcorr train embed3d``: per-point 3D embeddings, then the category's keypoint database,
+saved as one model bundle.
+
+Losses (``loss`` section, weights may be combined):
+
+* ``canonical_ce_weight`` - :mod:`semcorr_core.losses.canonical_ce`: every point classified
+  against descriptors of canonical places (farthest-point surface anchors + the seen keypoints),
+  soft labels from the exact canonical coordinates (seed 004 Eq. 4 made dense);
+* ``cpnet_weight`` - seed 000 pull + geodesic push over the keypoint (and dense) correspondence sets.
+
+Input frame: clouds are *gravity-aligned* (z = support-plane normal, which the RGB-D pipeline
+gets from its plane fit; objects of these categories stand on a support). Complete clouds get a
+random rotation about z; partial views are rendered and expressed in :func:`gravity_frame`; on top,
+every training batch is turned by a random heading and tilted by up to ``data.tilt_deg`` (plane-fit
+error). The network must therefore be invariant to heading only, not to all of SO(3).
 
 Run config sections (see ``training/configs/embed3d/base.yaml``): ``data`` (PointCloudDataset
 arguments), ``model`` (registry name, out_dim), ``loss``, ``prototype``, ``train`` (Trainer).
@@ -8,6 +21,7 @@ arguments), ``model`` (registry name, out_dim), ``loss``, ``prototype``, ``train
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -17,11 +31,12 @@ from torch import nn
 
 from semcorr_core.data.point_clouds import PointCloudDataset, collate, complete_cloud, prepare_shape
 from semcorr_core.data.shapes import generate_shapes
-from semcorr_core.losses import GeodesicConsistencyLoss
+from semcorr_core.data.categories import get_category
+from semcorr_core.losses import DenseCanonicalCrossEntropy, GeodesicConsistencyLoss
 from semcorr_core.models import build_embedding_model
 from semcorr_core.models.bundle import ModelBundle, Prototype, category_yaml, save_bundle
 from semcorr_core.training.config import ConfigError, config_hash
-from semcorr_core.training.dense_sets import DenseCorrespondenceSets
+from semcorr_core.training.dense_sets import CanonicalSpace, DenseCorrespondenceSets
 from semcorr_core.training.distributed import DistributedContext
 from semcorr_core.training.loop import Trainer
 
@@ -53,7 +68,43 @@ def build_dataset(data: Mapping[str, Any]) -> PointCloudDataset:
         length=int(data["length"]),
         holdout_keypoints=tuple(data.get("holdout_keypoints") or ()),
         partial_fraction=float(data.get("partial_fraction", 0.5)),
+        rotation=str(data.get("rotation", "z")),
+        frame=str(data.get("frame", "gravity")),
+        cache=bool(data.get("cache", True)),
     )
+
+
+def random_upright_rotations(batch: int, max_tilt_deg: float, *, generator: torch.Generator | None = None,
+                             device: torch.device | str = "cpu") -> torch.Tensor:
+    """``(B, 3, 3)`` rotations: a uniform heading about +z, then a tilt by an angle uniform in
+    ``[0, max_tilt_deg]`` about a random horizontal axis (the error of a support-plane fit)."""
+    u = torch.rand(batch, 3, generator=generator)
+    yaw = 2 * math.pi * u[:, 0]
+    c, s = yaw.cos(), yaw.sin()
+    zero, one = torch.zeros_like(c), torch.ones_like(c)
+    Rz = torch.stack([c, -s, zero, s, c, zero, zero, zero, one], -1).view(batch, 3, 3)
+    tilt = math.radians(float(max_tilt_deg)) * u[:, 1]
+    axis_angle = 2 * math.pi * u[:, 2]
+    k = torch.stack([axis_angle.cos(), axis_angle.sin(), zero], -1)  # unit horizontal axis
+    K = torch.zeros(batch, 3, 3)
+    K[:, 0, 2], K[:, 1, 2] = k[:, 1], -k[:, 0]
+    K[:, 2, 0], K[:, 2, 1] = -k[:, 1], k[:, 0]
+    st, ct = tilt.sin()[:, None, None], tilt.cos()[:, None, None]
+    Rt = torch.eye(3).expand(batch, 3, 3) + st * K + (1 - ct) * (K @ K)  # Rodrigues
+    return (Rt @ Rz).to(device)
+
+
+class _EmbeddingWithHeads(nn.Module):
+    """The embedding network plus the loss modules that own parameters, so one optimiser (and
+    DDP) sees them all; only ``model`` goes into the bundle."""
+
+    def __init__(self, model: nn.Module, canonical_ce: nn.Module | None) -> None:
+        super().__init__()
+        self.model = model
+        self.canonical_ce = canonical_ce
+
+    def forward(self, points: torch.Tensor) -> torch.Tensor:
+        return self.model(points)
 
 
 def build_prototype(model: nn.Module, category: str, n_instances: int, seed: int, n_points: int,
@@ -89,40 +140,82 @@ def build_prototype(model: nn.Module, category: str, n_instances: int, seed: int
                      torch.as_tensor(dense_emb, dtype=torch.float32))
 
 
+def _canonical_ce_head(dataset: PointCloudDataset, loss_cfg: Mapping[str, Any], out_dim: int,
+                       seed: int) -> tuple[DenseCanonicalCrossEntropy, CanonicalSpace]:
+    symmetric = get_category(dataset.category).symmetry.kind == "rotation_z"
+    space = CanonicalSpace(dataset.shapes, rotation_symmetric=symmetric)
+    seen = [k for k in range(len(dataset.keypoint_names)) if dataset.train_keypoint_mask[k]]
+    kp = []
+    for i in range(len(dataset.shapes)):
+        a = dataset.prepared(i).anchors
+        kp.append(space.positions(torch.as_tensor(a.xyz[seen], dtype=torch.float32)[None], torch.tensor([i]))[0])
+    kp_pos = torch.nanmean(torch.stack(kp), 0)
+    kp_pos = kp_pos[torch.isfinite(kp_pos).all(1)]  # a keypoint no training shape has cannot be a class
+    classes = space.class_positions(dataset.shapes[0], 0, int(loss_cfg.get("canonical_anchors", 256)), kp_pos, seed=seed)
+    head = DenseCanonicalCrossEntropy(classes, out_dim, sigma=float(loss_cfg.get("canonical_sigma", 0.05)),
+                                      generator=torch.Generator().manual_seed(seed))
+    return head, space
+
+
 def train_embed3d(cfg: Mapping[str, Any]) -> dict:
     """Train, build the prototype, write ``<out_dir>/bundle.pt``; returns a summary dict."""
     for section in ("data", "model", "loss", "prototype", "train"):
         if section not in cfg:
             raise ConfigError(f"embed3d config needs a {section!r} section (see training/configs/embed3d/base.yaml)")
     data, model_cfg, loss_cfg = cfg["data"], cfg["model"], cfg["loss"]
-    torch.manual_seed(int(cfg["train"].get("seed", 0)))
+    seed = int(cfg["train"].get("seed", 0))
+    torch.manual_seed(seed)
     dataset = build_dataset(data)
     model_kwargs = {"in_features": 3, "out_dim": int(model_cfg["out_dim"]), **dict(model_cfg.get("kwargs") or {})}
     model = build_embedding_model(model_cfg["name"], **model_kwargs)
-    set_distance = dataset.set_distance
-    dense = None
-    if int(data.get("dense_sets", 0)) > 0:
-        dense = DenseCorrespondenceSets(dataset.shapes, int(data["dense_sets"]), float(data.get("dense_tol", 0.05)),
-                                        seed=int(data["seed"]))
-        kp_pos = torch.as_tensor(np.nanmean(np.stack([s.keypoint_array for s in dataset.shapes]), 0))
-        set_distance = dense.extend_set_distance(set_distance, kp_pos)
-    # Margins come in metres but unit-norm embeddings live on a sphere of diameter 2: rescale so the
-    # farthest pair of sets gets `margin_scale` (metre margins let pull and push balance at collapse).
-    scale = float(loss_cfg.get("margin_scale", 0.0))
-    if scale > 0:
-        set_distance = set_distance * (scale / set_distance.max().clamp_min(1e-9))
-    criterion = GeodesicConsistencyLoss(set_distance, push_weight=float(loss_cfg.get("push_weight", 1.0)),
-                                        hard_negatives=bool(loss_cfg.get("hard_negatives", True)))
+    ce_weight = float(loss_cfg.get("canonical_ce_weight", 1.0))
+    cpnet_weight = float(loss_cfg.get("cpnet_weight", 0.0))
+    if ce_weight < 0 or cpnet_weight < 0 or ce_weight + cpnet_weight <= 0:
+        raise ConfigError(f"loss.canonical_ce_weight ({ce_weight}) and loss.cpnet_weight ({cpnet_weight}) must be "
+                          ">= 0 and not both 0")
+    tilt_deg = float(data.get("tilt_deg", 0.0))
+    if not 0 <= tilt_deg <= 90:
+        raise ConfigError(f"data.tilt_deg must be in [0, 90] degrees, got {tilt_deg}")
+
+    ce_head, space = _canonical_ce_head(dataset, loss_cfg, model_kwargs["out_dim"], seed) if ce_weight > 0 else (None, None)
+    criterion, dense = None, None
+    if cpnet_weight > 0:
+        set_distance = dataset.set_distance
+        if int(data.get("dense_sets", 0)) > 0:
+            dense = DenseCorrespondenceSets(dataset.shapes, int(data["dense_sets"]), float(data.get("dense_tol", 0.05)),
+                                            seed=int(data["seed"]))
+            kp_pos = torch.as_tensor(np.nanmean(np.stack([s.keypoint_array for s in dataset.shapes]), 0))
+            set_distance = dense.extend_set_distance(set_distance, kp_pos)
+        # Margins come in metres but unit-norm embeddings live on a sphere of diameter 2: rescale so
+        # the farthest pair of sets gets `margin_scale` (metre margins let pull and push balance at collapse).
+        scale = float(loss_cfg.get("margin_scale", 0.0))
+        if scale > 0:
+            set_distance = set_distance * (scale / set_distance.max().clamp_min(1e-9))
+        criterion = GeodesicConsistencyLoss(set_distance, push_weight=float(loss_cfg.get("push_weight", 1.0)),
+                                            hard_negatives=bool(loss_cfg.get("hard_negatives", True)))
+    trainable = _EmbeddingWithHeads(model, ce_head)
 
     def loss_fn(m: nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
-        sets = batch["keypoint_index"]
-        if dense is not None:
-            sets = torch.cat([sets, dense.index(batch["canonical"], batch["shape_index"])], dim=1)
-        out = criterion.to(batch["points"].device)(m(normalise_clouds(batch["points"])), sets)
-        return out.loss, {"pull": float(out.pull.detach()), "push": float(out.push.detach())}
+        pts = batch["points"]
+        R = random_upright_rotations(len(pts), tilt_deg, device=pts.device)
+        emb = m(normalise_clouds(pts @ R.transpose(1, 2)))
+        loss = emb.new_zeros(())
+        scalars = {}
+        if ce_head is not None:
+            ce = trainable.canonical_ce(emb, space.positions(batch["canonical"], batch["shape_index"]))
+            loss = loss + ce_weight * ce
+            scalars.update(canonical_ce=float(ce.detach()), temperature=float(trainable.canonical_ce.temperature.detach()))
+        if criterion is not None:
+            sets = batch["keypoint_index"]
+            if dense is not None:
+                sets = torch.cat([sets, dense.index(batch["canonical"], batch["shape_index"])], dim=1)
+            out = criterion.to(pts.device)(emb, sets)
+            loss = loss + cpnet_weight * out.loss
+            scalars.update(pull=float(out.pull.detach()), push=float(out.push.detach()))
+        return loss, scalars
 
     with DistributedContext.from_env(str(cfg["train"].get("device", "auto"))) as ctx:
-        trainer = Trainer.from_run_config(cfg, model=model, loss_fn=loss_fn, dataset=dataset, collate_fn=collate,
+        trainer = Trainer.from_run_config(cfg, model=trainable, loss_fn=loss_fn, dataset=dataset, collate_fn=collate,
                                           context=ctx)
         history = trainer.fit()
         summary = {"losses": list(history.losses), "out_dir": str(trainer.out_dir)}
