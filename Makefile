@@ -8,7 +8,7 @@ ROS_ENV := source scripts/ros_env.sh
 SETUP_INPUTS := requirements.txt requirements-ros.txt semcorr_core/pyproject.toml scripts/setup_system.sh \
 	scripts/setup_ros.sh $(wildcard ros2_ws/src/*/package.xml ros2_ws/src/*/CMakeLists.txt ros2_ws/src/*/msg/*.msg)
 
-.PHONY: setup test demo bench clean
+.PHONY: setup test demo bench models clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,10 @@ bench: setup
 	mkdir -p out/bench
 	$(VENV)/bin/semcorr bench synth --category mug --frames 100 --report out/bench/synth_mug.json
 	$(VENV)/bin/semcorr bench geodesic --report out/bench/geodesic.json
+
+# Retrain the shipped default embedding bundles (CPU is fine; see scripts/train_default_models.sh).
+models: setup
+	bash scripts/train_default_models.sh
 
 clean:
 	rm -rf out ros2_ws/build ros2_ws/install ros2_ws/log

@@ -112,3 +112,29 @@ def test_two_process_gloo_ddp_training(tmp_path: Path) -> None:
     # only rank 0 wrote files
     assert r0["final_checkpoint"] and r1["final_checkpoint"] is None
     assert (tmp_path / "run" / "metrics.jsonl").is_file()
+
+
+@pytest.mark.slow
+def test_train_embed3d_under_torchrun_two_processes(tmp_path: Path) -> None:
+    """The shipped training command itself under torchrun (gloo): the canonical cross-entropy head
+    (parameters outside the network's forward) is synchronised too, and rank 0 writes the bundle."""
+    from semcorr_core.models.bundle import load_bundle
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    env["OMP_NUM_THREADS"] = "1"
+    out = tmp_path / "run"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        "-m", "semcorr_core.cli.main", "train", "embed3d", "--config", str(repo / "training/configs/embed3d/can.yaml"),
+        "train.epochs=2", "data.length=8", "data.n_instances=2", "data.n_points=128", "data.mode=complete",
+        "train.batch_size=2", "loss.canonical_anchors=16", "model.out_dim=16", "prototype.reference_instances=1",
+        "prototype.dense_points=128", f"train.out_dir={out}", "train.progress=false",
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, f"torchrun failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    bundle = load_bundle(out / "bundle.pt", category="can")
+    assert len(bundle.metadata["train_losses"]) == 2
+    ckpt = torch.load(sorted((out / "checkpoints").glob("*.pt"))[-1], weights_only=False)
+    state = next(v for v in ckpt.values() if isinstance(v, dict) and "canonical_ce.descriptors" in v)
+    assert state["canonical_ce.descriptors"].shape == (16 + 2, 16)  # 16 anchors + the can's 2 keypoints

@@ -105,7 +105,8 @@ def test_keypoint_geodesic_rows_treat_a_ring_as_one_place():
     # a ring of 36 points of radius 5 cm at z = 0: the keypoint's place under rotation symmetry
     a = np.linspace(0, 2 * np.pi, 36, endpoint=False)
     ring = np.stack([0.05 * np.cos(a), 0.05 * np.sin(a), np.zeros(36)], 1)
-    sample = SimpleNamespace(points=ring, canonical=ring, keypoint_index=np.array([0]), anchors=ring[:1])
+    sample = SimpleNamespace(points=ring, canonical=ring, keypoint_index=np.array([0]), anchors=ring[:1],
+                             keypoints=ring[:1])
     sym = keypoint_geodesic_rows(sample, Symmetry(kind="rotation_z"), orbit_tol=1e-3)[0]
     plain = keypoint_geodesic_rows(sample, Symmetry(), orbit_tol=1e-3)[0]
     assert np.allclose(sym, 0.0)  # every ring point is the place itself
@@ -125,3 +126,16 @@ def test_canonical_ce_training_lowers_the_loss(tmp_path):
                        f"train.out_dir={tmp_path}", "train.progress=false", "train.warmup_steps=0"])
     losses = train_embed3d(cfg)["losses"]
     assert len(losses) == 6 and losses[-1] < 0.8 * losses[0], losses
+
+
+def test_axis_keypoint_off_the_surface_is_a_ring_place():
+    from semcorr_core.bench.embed3d import keypoint_place_symmetry
+    from semcorr_core.data.shape import Symmetry
+
+    mirror = Symmetry(kind="reflection", plane_normal=(0.0, 1.0, 0.0))
+    rim_center, rim_anchor = np.array([0.0, 0.0, 0.1]), np.array([0.04, 0.0, 0.1])
+    assert keypoint_place_symmetry(rim_center, rim_anchor, mirror).kind == "rotation_z"
+    bottom = np.array([0.0, 0.0, 0.0])  # on the axis but on the surface: its own anchor
+    assert keypoint_place_symmetry(bottom, bottom, mirror) is mirror
+    handle = np.array([0.07, 0.0, 0.05])  # off the axis
+    assert keypoint_place_symmetry(handle, handle + [0.001, 0, 0], mirror) is mirror

@@ -42,6 +42,22 @@ def cloud_geodesics(points: np.ndarray, sources: np.ndarray, k: int = 10, *, min
     return np.where(np.isfinite(dist), dist, straight)
 
 
+_RING = Symmetry(kind="rotation_z")
+
+
+def keypoint_place_symmetry(keypoint: np.ndarray, anchor: np.ndarray, symmetry: Symmetry) -> Symmetry:
+    """How a transferred point is compared with keypoint ``keypoint`` (anchor ``anchor``).
+
+    A keypoint off the surface on the category axis (mug ``rim_center``, a point in the air at the
+    centre of the rim) has a whole ring of equally near surface points; the anchor picks one of
+    them by convention (see :mod:`semcorr_core.data.point_clouds`), so a match anywhere on that
+    ring is as right as the anchor itself: such keypoints are compared like a rotation-symmetric
+    category (cylindrical distance). Every other keypoint follows the category's ``symmetry``."""
+    on_axis = bool(np.all(np.abs(keypoint[:2]) < 1e-6))
+    off_surface = bool(np.linalg.norm(keypoint - anchor) > 1e-4)
+    return _RING if on_axis and off_surface else symmetry
+
+
 def keypoint_geodesic_rows(sample, symmetry: Symmetry, orbit_tol: float) -> dict[int, np.ndarray]:
     """{member point index: (N,) geodesic distance from the keypoint's place} for every keypoint
     present in ``sample``. Under a rotation symmetry about z the place is the whole ring of points
@@ -51,8 +67,9 @@ def keypoint_geodesic_rows(sample, symmetry: Symmetry, orbit_tol: float) -> dict
     for k, q in enumerate(sample.keypoint_index):
         if q < 0:
             continue
-        if symmetry.kind == "rotation_z":
-            orbit = np.flatnonzero(canonical_point_distance(sample.canonical, sample.anchors[k], symmetry) <= orbit_tol)
+        place = keypoint_place_symmetry(sample.keypoints[k], sample.anchors[k], symmetry)
+        if place.kind == "rotation_z":
+            orbit = np.flatnonzero(canonical_point_distance(sample.canonical, sample.anchors[k], place) <= orbit_tol)
             sources = np.union1d(orbit, [q])
         else:
             sources = np.array([q])
@@ -87,7 +104,8 @@ def _pck_transfer(embeddings: list[np.ndarray], proto_emb: np.ndarray, samples, 
             if s.keypoint_index[k] < 0:
                 continue  # not observed in this cloud (partial views)
             total += 1
-            hits += canonical_point_distance(s.canonical[pred[k]], s.anchors[k], symmetry) <= threshold_frac * diag
+            place = keypoint_place_symmetry(s.keypoints[k], s.anchors[k], symmetry)
+            hits += canonical_point_distance(s.canonical[pred[k]], s.anchors[k], place) <= threshold_frac * diag
     return {"pck": hits / total if total else None, "n": total}
 
 
@@ -97,7 +115,7 @@ def _pck_fields(name: str, result: dict) -> dict:
 
 def run_embed3d_bench(bundle_path: str, category: str, n_instances: int = 12, n_points: int = 1024,
                       seed: int = 0, threshold_frac: float = 0.05, device: str = "cpu",
-                      rotation: str = "z") -> dict:
+                      rotation: str = "z", partial_views: int = 4) -> dict:
     """Figures on ``n_instances`` held-out procedural instances.
 
     Input frame (``rotation``): ``"z"`` (default) - gravity-aligned, as the pipeline feeds the
@@ -111,9 +129,11 @@ def run_embed3d_bench(bundle_path: str, category: str, n_instances: int = 12, n_
     clouds' kNN graphs; complete clouds. pck3d_*: a prototype keypoint lands on the point with the
     most similar embedding; correct when that point's canonical coordinate is within
     ``threshold_frac`` of the canonical bounding-box diagonal of the keypoint's anchor. full =
-    complete clouds; partial = single rendered noisy views (only keypoints observed in the view
+    complete clouds; partial = ``partial_views`` rendered noisy single views per instance (only
+    keypoints observed in the view
     count); unseen = keypoints held out in training. Both metrics respect a declared rotation
-    symmetry about z (a place is a ring; see :func:`keypoint_geodesic_rows`).
+    symmetry about z, and treat an off-surface keypoint on the category axis as its ring of nearest
+    surface points (:func:`keypoint_place_symmetry`, :func:`keypoint_geodesic_rows`).
     """
     if rotation not in ("z", "so3"):
         raise InputError(f"rotation must be 'z' (gravity-aligned input) or 'so3', got {rotation!r}")
@@ -131,7 +151,10 @@ def run_embed3d_bench(bundle_path: str, category: str, n_instances: int = 12, n_
     complete = [complete_cloud(s, n_points, np.random.default_rng([seed, 11, i]), rotation=rotation)
                 for i, s in enumerate(shapes)]
     frame = "gravity" if rotation == "z" else "camera"
-    partial = [partial_cloud(s, n_points, np.random.default_rng([seed, 12, i]), frame=frame) for i, s in enumerate(shapes)]
+    if isinstance(partial_views, bool) or not isinstance(partial_views, int) or partial_views < 1:
+        raise InputError(f"partial_views must be an int >= 1, got {partial_views!r}")
+    partial = [partial_cloud(s, n_points, np.random.default_rng([seed, 12, i, v]), frame=frame)
+               for i, s in enumerate(shapes) for v in range(partial_views)]
 
     rows, scales = [], []
     for s in complete:
@@ -152,6 +175,7 @@ def run_embed3d_bench(bundle_path: str, category: str, n_instances: int = 12, n_
         model=bundle.model_name,
         config_hash=bundle.metadata.get("config_hash"),
         test_instances=n_instances,
+        partial_views=partial_views,
         n_points=n_points,
         input_frame="gravity-aligned, random heading" if rotation == "z" else "random SO(3) / camera frame",
         symmetry=symmetry.kind,

@@ -98,7 +98,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if args.bundle is None:
             raise SemcorrError("bench embed3d needs --bundle (written by `semcorr train embed3d`)")
         report = run_embed3d_bench(str(args.bundle), args.category, n_instances=args.instances, seed=args.seed,
-                                   rotation=args.rotation)
+                                   rotation=args.rotation, partial_views=args.partial_views)
     elif args.what == "geodesic":
         from semcorr_core.bench.geodesic import geodesic_accuracy_report
         from semcorr_core.bench.report import new_report
@@ -146,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("what", choices=["synth", "geodesic", "embed3d"])
     b.add_argument("--bundle", type=Path, default=None, help="model bundle (embed3d)")
     b.add_argument("--instances", type=int, default=12, help="held-out test instances (embed3d)")
+    b.add_argument("--partial-views", type=int, default=4, help="single views rendered per test instance (embed3d)")
     b.add_argument("--rotation", choices=["z", "so3"], default="z",
                    help="embed3d input frame: z = gravity-aligned with a random heading (what the pipeline "
                         "feeds), so3 = any rotation")

@@ -15,6 +15,9 @@ Two kinds of clouds:
   (:class:`semcorr_core.data.render.RaycastRenderer`): the shape alone on its support plane, a
   small image (160x120 by default), the (noisy) depth of the object's pixels back-projected to the
   camera frame, the exact canonical coordinate of each pixel taken from the ground-truth map.
+  ``frame="gravity"`` expresses it in the support-plane frame of
+  :func:`~semcorr_core.geometry.gravity_frame` (what the RGB-D pipeline gets from its plane fit),
+  where the object stands upright and only its heading is unknown.
 
 Keypoints as points (the *anchor* of each keypoint, :class:`KeypointAnchors`):
 

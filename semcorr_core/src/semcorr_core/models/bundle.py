@@ -26,6 +26,10 @@ from semcorr_core.errors import InputError, ModelFileError
 BUNDLE_FORMAT = "semcorr-bundle"
 BUNDLE_VERSION = 1
 
+#: Shipped default bundles, ``embed3d_<category>.pt``, written by ``make models``
+#: (``scripts/train_default_models.sh``: ``semcorr train embed3d`` with the committed configs).
+DEFAULT_BUNDLE_DIR = Path(__file__).resolve().parent / "default"
+
 
 @dataclass
 class Prototype:
@@ -158,6 +162,18 @@ def load_bundle(path: str | Path, category: str | None = None) -> ModelBundle:
         )
     except (KeyError, TypeError, InputError) as e:
         raise ModelFileError(f"{path} is an incomplete model bundle: {e}") from None
+
+
+def default_bundle_path(category: str) -> Path:
+    """The shipped embedding bundle of ``category``; :class:`ModelFileError` when none ships."""
+    from semcorr_core.data.categories import get_category
+
+    name = get_category(category).name  # UnknownCategoryError names the known categories
+    path = DEFAULT_BUNDLE_DIR / f"embed3d_{name}.pt"
+    if not path.is_file():
+        raise ModelFileError(f"no shipped model for {name!r} at {path}; produce it with `make models` "
+                             "(scripts/train_default_models.sh) or pass a bundle of your own")
+    return path
 
 
 def category_yaml(category: str) -> str:

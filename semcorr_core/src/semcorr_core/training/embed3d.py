@@ -237,6 +237,7 @@ def _write_bundle(cfg: Mapping[str, Any], model: nn.Module, model_kwargs: dict, 
         state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()},
         category_yaml=category_yaml(data["category"]), prototype=prototype,
         metadata={"config_hash": config_hash(cfg), "config": dict(cfg), "holdout_keypoints": list(holdout),
+                  "input_frame": "gravity" if str(data.get("rotation", "z")) == "z" else "any",
                   "train_losses": list(losses)},
     )
     return save_bundle(Path(cfg["train"]["out_dir"]) / "bundle.pt", bundle)
