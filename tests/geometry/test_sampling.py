@@ -68,3 +68,21 @@ def test_bad_input():
         farthest_point_sampling_torch(torch.zeros(5, 3), 2)
     with pytest.raises(InputError, match="k must"):
         farthest_point_sampling_torch(torch.zeros(2, 5, 3), 4, lengths=torch.tensor([5, 3]))
+
+
+def test_voxel_subsample_spreads_points_and_is_seeded():
+    from semcorr_core.geometry.sampling import voxel_subsample
+
+    rng = np.random.default_rng(0)
+    # a dense blob plus a sparse far region: random picks would ignore the sparse part
+    dense = rng.normal(0, 0.01, (9000, 3))
+    sparse = rng.uniform(0.5, 1.0, (1000, 3))
+    pts = np.concatenate([dense, sparse])
+    idx = voxel_subsample(pts, 500, np.random.default_rng(1))
+    assert len(idx) == 500 and len(np.unique(idx)) == 500
+    assert (idx >= 9000).mean() > 0.3  # the sparse 10 % of the points get a fair share of the picks
+    np.testing.assert_array_equal(idx, voxel_subsample(pts, 500, np.random.default_rng(1)))
+    few = voxel_subsample(pts[:10], 16, np.random.default_rng(0))
+    assert len(few) == 16 and set(few) == set(range(10))  # all kept, repeats fill up
+    with pytest.raises(InputError):
+        voxel_subsample(np.zeros((0, 3)), 4, np.random.default_rng(0))

@@ -95,3 +95,18 @@ def test_training_the_descriptors_lowers_the_loss_and_separates_places():
 def test_bad_input_is_refused(call, match):
     with pytest.raises(InputError, match=match):
         call()
+
+
+def test_per_sample_class_positions():
+    # the same point (at 0) in two samples; class 1 sits at 0 in sample 0 but far away in sample 1
+    pos = torch.zeros(2, 1, 1)
+    classes = torch.tensor([[[5.0], [0.0]], [[5.0], [9.0]]])
+    q = soft_canonical_targets(pos, classes, sigma=1.0)
+    assert q[0, 0, 1] > 0.99 and q[1, 0, 0] > 0.99
+    head = DenseCanonicalCrossEntropy(torch.tensor([[5.0], [0.0]]), 4, sigma=1.0)
+    emb = torch.randn(2, 1, 4)
+    assert float(head(emb, pos, class_positions=classes)) != pytest.approx(float(head(emb, pos)))
+    with pytest.raises(InputError, match="class_positions"):
+        head(emb, pos, class_positions=torch.zeros(2, 3, 1))
+    with pytest.raises(InputError, match="NaN"):
+        soft_canonical_targets(pos, torch.full((2, 2, 1), float("nan")), 1.0)

@@ -84,6 +84,50 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_detect(args: argparse.Namespace) -> int:
+    import json
+
+    import cv2
+    import numpy as np
+
+    from semcorr_core.data.rgbd import make_rgbd, read_color, read_image
+    from semcorr_core.geometry.camera import PinholeCamera
+    from semcorr_core.pipeline import Detector
+
+    try:
+        info = json.loads(Path(args.intrinsics).read_text())
+    except FileNotFoundError:
+        raise SemcorrError(f"intrinsics file not found: {args.intrinsics}") from None
+    except json.JSONDecodeError as e:
+        raise SemcorrError(f"{args.intrinsics} is not JSON ({e}); give a CameraInfo-like "
+                           '{"width": W, "height": H, "k": [fx, 0, cx, 0, fy, cy, 0, 0, 1]}') from None
+    camera = PinholeCamera.from_camera_info(info)
+    mask = read_image(args.mask) if args.mask is not None else None
+    if mask is not None and mask.ndim == 3:
+        mask = mask[..., 0]
+    frame = make_rgbd(read_color(args.color), read_image(args.depth), camera, depth_scale=args.depth_scale, mask=mask)
+    detector = Detector.for_category(args.category, None if args.bundle is None else str(args.bundle))
+    result = detector.detect(frame)
+    payload = {"category": detector.category, **result.to_dict()}
+    text = json.dumps(payload, indent=2)
+    if args.out is not None:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n")
+    if args.vis is not None:
+        from semcorr_core.outputs.detections import draw_detections
+
+        Path(args.vis).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(args.vis), draw_detections(frame.color, result)[..., ::-1])
+    if args.canonical_map is not None:
+        cmap = np.full(frame.depth.shape + (3,), np.nan, np.float32)
+        for obj in result.objects:
+            cmap[obj.mask] = obj.canonical_map[obj.mask]
+        np.save(args.canonical_map, cmap)
+    print(text if args.out is None else
+          f"{len(result.objects)} {detector.category} object(s) in {result.timings_ms['total']:.0f} ms -> {args.out}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from semcorr_core.bench.report import write_report
 
@@ -141,6 +185,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="dotted overrides, e.g. train.epochs=5 data.category=bowl (may follow --config)")
     t.set_defaults(func=cmd_train)
+
+    d = sub.add_parser("detect", help="one RGB-D frame -> category objects with metric keypoints (JSON + picture)")
+    d.add_argument("--color", required=True, type=Path, help="colour image (PNG/JPEG, RGB)")
+    d.add_argument("--depth", required=True, type=Path,
+                   help="depth registered to colour: 16-bit PNG in sensor units (see --depth-scale) or 32-bit float TIFF in metres")
+    d.add_argument("--intrinsics", required=True, type=Path, help='JSON {"width", "height", "k": 3x3 row-major}')
+    d.add_argument("--category", required=True, help=f"one of {', '.join(CATEGORY_NAMES)}")
+    d.add_argument("--mask", type=Path, default=None, help="instance mask image (0 = background); default: segment")
+    d.add_argument("--depth-scale", type=float, default=None, help="metres per depth unit for 16-bit depth (default 0.001)")
+    d.add_argument("--bundle", type=Path, default=None, help="model bundle (default: the shipped one)")
+    d.add_argument("--out", type=Path, default=None, help="write the JSON here (default: print it)")
+    d.add_argument("--vis", type=Path, default=None, help="write the picture here (PNG)")
+    d.add_argument("--canonical-map", type=Path, default=None, help="write the (H, W, 3) canonical map here (.npy)")
+    d.set_defaults(func=cmd_detect)
 
     b = sub.add_parser("bench", help="measure speed/accuracy figures, print JSON (and write --report)")
     b.add_argument("what", choices=["synth", "geodesic", "embed3d"])

@@ -21,7 +21,7 @@ import torch
 
 from semcorr_core.errors import InputError
 
-__all__ = ["farthest_point_sampling", "farthest_point_sampling_torch"]
+__all__ = ["farthest_point_sampling", "farthest_point_sampling_torch", "voxel_subsample"]
 
 
 def farthest_point_sampling(
@@ -138,3 +138,35 @@ def farthest_point_sampling_torch(
         d = torch.minimum(d, ((pts - pts[ar, j][:, None]) ** 2).sum(-1))
         d[ar, j] = -1.0
     return out
+
+
+def voxel_subsample(points: np.ndarray, n: int, rng: np.random.Generator, *, rounds: int = 6) -> np.ndarray:
+    """Indices of ``n`` points spread about evenly over the cloud: one point per occupied voxel,
+    with the voxel size searched (``rounds`` bisection steps on a log scale) so that about ``n``
+    voxels are occupied; the result is then trimmed or topped up at random to exactly ``n``
+    (with repeats only when the cloud has fewer than ``n`` points). A fast stand-in for
+    farthest-point sampling on large back-projected clouds (milliseconds instead of a second)."""
+    p = np.asarray(points, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != 3 or len(p) == 0:
+        raise InputError(f"voxel_subsample: points must be a non-empty (N, 3) array, got {p.shape}")
+    if n < 1:
+        raise InputError(f"voxel_subsample: n must be >= 1, got {n}")
+    if len(p) <= n:
+        extra = rng.choice(len(p), size=n - len(p), replace=True) if n > len(p) else np.empty(0, np.int64)
+        return np.concatenate([np.arange(len(p)), extra]).astype(np.int64)
+    extent = float(np.ptp(p, axis=0).max()) or 1.0
+    lo, hi = extent / 1e4, extent
+    order = rng.permutation(len(p))  # which point of a voxel is kept: random, but seeded
+    best = order[:n]
+    for _ in range(rounds):
+        size = float(np.sqrt(lo * hi))
+        cells = np.floor((p[order] - p.min(0)) / size).astype(np.int64)
+        span = cells.max(0) + 1
+        _, first = np.unique((cells[:, 0] * span[1] + cells[:, 1]) * span[2] + cells[:, 2], return_index=True)
+        if len(first) >= n:
+            best, lo = order[first], size
+        else:
+            hi = size
+    if len(best) > n:
+        best = rng.choice(best, size=n, replace=False)
+    return np.sort(best).astype(np.int64)

@@ -1,5 +1,6 @@
-"""Keypoints: transfer of prototype keypoints onto observed shapes."""
+"""Keypoints: transfer of prototype keypoints onto observed shapes, and their placement in the camera."""
 
+from semcorr_core.keypoints.placement import CameraKeypoints, place_keypoints
 from semcorr_core.keypoints.transfer import KeypointTransfer, nearest_embedding_transfer
 
-__all__ = ["KeypointTransfer", "nearest_embedding_transfer"]
+__all__ = ["KeypointTransfer", "nearest_embedding_transfer", "CameraKeypoints", "place_keypoints"]

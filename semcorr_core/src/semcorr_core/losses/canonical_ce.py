@@ -37,21 +37,28 @@ __all__ = ["soft_canonical_targets", "canonical_ce_loss", "DenseCanonicalCrossEn
 
 
 def soft_canonical_targets(positions: torch.Tensor, class_positions: torch.Tensor, sigma: float) -> torch.Tensor:
-    """``(B, N, P)`` positions, ``(C, P)`` class positions -> ``(B, N, C)`` Gaussian soft labels
+    """``(B, N, P)`` positions, ``(C, P)`` class positions (or ``(B, C, P)``: per sample, e.g. a
+    keypoint class placed at that instance's own keypoint) -> ``(B, N, C)`` Gaussian soft labels
     (rows sum to 1). ``sigma`` is in the units of the positions."""
     where = "soft_canonical_targets"
     if not isinstance(positions, torch.Tensor) or positions.dim() != 3 or not positions.is_floating_point():
         raise InputError(f"{where}: positions must be a float (B, N, P) tensor, got "
                          f"{getattr(positions, 'shape', type(positions).__name__)}")
-    P = positions.shape[-1]
-    if not isinstance(class_positions, torch.Tensor) or class_positions.dim() != 2 or class_positions.shape[1] != P:
-        raise InputError(f"{where}: class_positions must be a (C, {P}) tensor, got "
+    B, _, P = positions.shape
+    ok = isinstance(class_positions, torch.Tensor) and class_positions.shape[-1:] == (P,) and (
+        class_positions.dim() == 2 or (class_positions.dim() == 3 and class_positions.shape[0] == B))
+    if not ok:
+        raise InputError(f"{where}: class_positions must be a (C, {P}) or ({B}, C, {P}) tensor, got "
                          f"{getattr(class_positions, 'shape', type(class_positions).__name__)}")
     if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma <= 0:
         raise InputError(f"{where}: sigma must be a finite float > 0, got {sigma!r}")
     if not torch.isfinite(positions).all():
         raise InputError(f"{where}: positions contain NaN or inf (mask such points out before building targets)")
+    if not torch.isfinite(class_positions).all():
+        raise InputError(f"{where}: class_positions contain NaN or inf")
     a = class_positions.to(device=positions.device, dtype=positions.dtype)
+    if a.dim() == 3:
+        a = a[:, None]  # (B, 1, C, P) against (B, N, 1, P)
     d2 = (positions[..., None, :] - a).pow(2).sum(-1)  # (B, N, C)
     return torch.softmax(-d2 / (2.0 * float(sigma) ** 2), dim=-1)
 
@@ -110,7 +117,8 @@ class DenseCanonicalCrossEntropy(nn.Module):
         init_temperature: initial ``tau`` (learned, as in seed 004).
         generator: for the ``N(0, 1)`` initialisation of the descriptors.
 
-    ``forward(embeddings (B, N, D), positions (B, N, P), valid=None) -> scalar loss``.
+    ``forward(embeddings (B, N, D), positions (B, N, P), valid=None, class_positions=None)``: the
+    optional ``(B, C, P)`` class positions replace the stored ones for that batch (same ``C``).
     """
 
     def __init__(self, class_positions: torch.Tensor, dim: int, *, sigma: float = 0.05, init_temperature: float = 0.1,
@@ -133,8 +141,13 @@ class DenseCanonicalCrossEntropy(nn.Module):
     def temperature(self) -> torch.Tensor:
         return self.log_temperature.exp()
 
-    def forward(self, embeddings: torch.Tensor, positions: torch.Tensor, valid: Optional[torch.Tensor] = None) -> torch.Tensor:
-        targets = soft_canonical_targets(positions, self.class_positions, self.sigma)
+    def forward(self, embeddings: torch.Tensor, positions: torch.Tensor, valid: Optional[torch.Tensor] = None,
+                class_positions: Optional[torch.Tensor] = None) -> torch.Tensor:
+        classes = self.class_positions if class_positions is None else class_positions
+        if classes.shape[-2:] != self.class_positions.shape:
+            raise InputError(f"DenseCanonicalCrossEntropy: class_positions must be (B, {self.class_positions.shape[0]}, "
+                             f"{self.class_positions.shape[1]}), got {tuple(classes.shape)}")
+        targets = soft_canonical_targets(positions, classes, self.sigma)
         return canonical_ce_loss(embeddings, self.descriptors, targets, self.temperature, valid=valid)
 
     def extra_repr(self) -> str:

@@ -112,24 +112,25 @@ def build_prototype(model: nn.Module, category: str, n_instances: int, seed: int
     """Keypoint database from training instances in their canonical frame.
 
     Seen keypoints: the mean (re-normalised) embedding of the keypoint's point over the
-    ``n_instances`` reference clouds. Dense part: a ``dense_points`` cloud of the first reference
-    instance with its embeddings. Held-out keypoints get the embedding of the dense point nearest
+    ``n_instances`` reference clouds; their canonical position is the mean keypoint (the
+    definition, e.g. the centre of a mug's rim, not its surface anchor) over those instances.
+    Dense part: a ``dense_points`` cloud of the first reference instance with its embeddings. Held-out keypoints get the embedding of the dense point nearest
     to their canonical anchor: they are reached through the dense correspondence only.
     """
     model.eval()
     shapes = generate_shapes(category, n_instances, seed)
     names = shapes[0].keypoint_names
-    sums, anchors = 0.0, []
+    sums, keypoints = 0.0, []
     for i, shape in enumerate(shapes):
         s = complete_cloud(prepare_shape(shape), n_points, np.random.default_rng([seed, 7, i]), similarity=False)
         e = embed_points(model, s.points, device)
         present = (s.keypoint_index >= 0)[:, None]
         sums = sums + np.where(present, e[np.maximum(s.keypoint_index, 0)], 0.0)
-        anchors.append(s.anchors)
+        keypoints.append(s.keypoints)  # the definitions (an axis point may lie off the surface)
     kp_emb = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
     dense = complete_cloud(prepare_shape(shapes[0]), dense_points, np.random.default_rng([seed, 8]), similarity=False)
     dense_emb = embed_points(model, dense.points, device)
-    kp_canonical = np.nanmean(np.stack(anchors), axis=0)
+    kp_canonical = np.nanmean(np.stack(keypoints), axis=0)
     for k, name in enumerate(names):
         if name in holdout:
             nearest = np.argmin(np.linalg.norm(dense.canonical - dense.anchors[k], axis=1))
@@ -141,7 +142,9 @@ def build_prototype(model: nn.Module, category: str, n_instances: int, seed: int
 
 
 def _canonical_ce_head(dataset: PointCloudDataset, loss_cfg: Mapping[str, Any], out_dim: int,
-                       seed: int) -> tuple[DenseCanonicalCrossEntropy, CanonicalSpace]:
+                       seed: int) -> tuple[DenseCanonicalCrossEntropy, CanonicalSpace, torch.Tensor]:
+    """The loss head, the canonical space, and the indices of the keypoint columns that are
+    classes (the last ``len(indices)`` classes, in that order)."""
     symmetric = get_category(dataset.category).symmetry.kind == "rotation_z"
     space = CanonicalSpace(dataset.shapes, rotation_symmetric=symmetric)
     seen = [k for k in range(len(dataset.keypoint_names)) if dataset.train_keypoint_mask[k]]
@@ -150,11 +153,28 @@ def _canonical_ce_head(dataset: PointCloudDataset, loss_cfg: Mapping[str, Any], 
         a = dataset.prepared(i).anchors
         kp.append(space.positions(torch.as_tensor(a.xyz[seen], dtype=torch.float32)[None], torch.tensor([i]))[0])
     kp_pos = torch.nanmean(torch.stack(kp), 0)
-    kp_pos = kp_pos[torch.isfinite(kp_pos).all(1)]  # a keypoint no training shape has cannot be a class
-    classes = space.class_positions(dataset.shapes[0], 0, int(loss_cfg.get("canonical_anchors", 256)), kp_pos, seed=seed)
+    known = torch.isfinite(kp_pos).all(1)  # a keypoint no training shape has cannot be a class
+    classes = space.class_positions(dataset.shapes[0], 0, int(loss_cfg.get("canonical_anchors", 256)), kp_pos[known],
+                                    seed=seed)
     head = DenseCanonicalCrossEntropy(classes, out_dim, sigma=float(loss_cfg.get("canonical_sigma", 0.05)),
                                       generator=torch.Generator().manual_seed(seed))
-    return head, space
+    return head, space, torch.as_tensor(seen, dtype=torch.long)[known]
+
+
+def _batch_class_positions(head: DenseCanonicalCrossEntropy, space: CanonicalSpace, keypoint_columns: torch.Tensor,
+                           batch: dict) -> torch.Tensor:
+    """``(B, C, P)``: the dense anchors as stored, and each keypoint class at *this* instance's own
+    keypoint anchor (instances differ: a bottle's neck sits at another fraction of its height on
+    every bottle), falling back to the mean position where the instance lacks the keypoint."""
+    B = batch["anchors"].shape[0]
+    classes = head.class_positions.to(batch["anchors"].device)
+    k = len(keypoint_columns)
+    if k == 0:
+        return classes.expand(B, -1, -1)
+    own = space.positions(batch["anchors"][:, keypoint_columns.to(batch["anchors"].device)], batch["shape_index"])
+    mean = classes[-k:].expand(B, -1, -1)
+    own = torch.where(torch.isfinite(own).all(-1, keepdim=True), own, mean)
+    return torch.cat([classes[:-k].expand(B, -1, -1), own], dim=1)
 
 
 def train_embed3d(cfg: Mapping[str, Any]) -> dict:
@@ -177,7 +197,8 @@ def train_embed3d(cfg: Mapping[str, Any]) -> dict:
     if not 0 <= tilt_deg <= 90:
         raise ConfigError(f"data.tilt_deg must be in [0, 90] degrees, got {tilt_deg}")
 
-    ce_head, space = _canonical_ce_head(dataset, loss_cfg, model_kwargs["out_dim"], seed) if ce_weight > 0 else (None, None)
+    ce_head, space, kp_columns = (_canonical_ce_head(dataset, loss_cfg, model_kwargs["out_dim"], seed) if ce_weight > 0
+                                  else (None, None, None))
     criterion, dense = None, None
     if cpnet_weight > 0:
         set_distance = dataset.set_distance
@@ -202,7 +223,8 @@ def train_embed3d(cfg: Mapping[str, Any]) -> dict:
         loss = emb.new_zeros(())
         scalars = {}
         if ce_head is not None:
-            ce = trainable.canonical_ce(emb, space.positions(batch["canonical"], batch["shape_index"]))
+            ce = trainable.canonical_ce(emb, space.positions(batch["canonical"], batch["shape_index"]),
+                                        class_positions=_batch_class_positions(ce_head, space, kp_columns, batch))
             loss = loss + ce_weight * ce
             scalars.update(canonical_ce=float(ce.detach()), temperature=float(trainable.canonical_ce.temperature.detach()))
         if criterion is not None:

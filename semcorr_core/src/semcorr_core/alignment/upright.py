@@ -1,0 +1,128 @@
+"""Upright similarity: ``dst = s Rz(theta) src + t`` with the rotation about +z only (4 DoF + scale).
+
+Objects of our categories stand on a support plane whose normal the segmenter measures, so in the
+gravity-aligned frame (:func:`semcorr_core.geometry.gravity_frame`) the canonical -> observed
+transform of an upright object is a heading, a scale and a translation. Fitting 5 parameters
+instead of 7 needs two correspondences per RANSAC hypothesis instead of three and cannot tip an
+object over.
+
+Closed form (weighted least squares of ``sum w_i |dst_i - (s Rz src_i + t)|^2``): with weighted
+centroids removed, ``theta = atan2(sum w (p_x q_y - p_y q_x), sum w (p_x q_x + p_y q_y))`` (2D
+Kabsch on xy), then ``s = sum w q . (Rz p) / sum w |p|^2`` (clamped to ``[s_min, s_max]``, exact
+because the objective is a convex quadratic in ``s`` for fixed ``theta``), ``t = mu_d - s Rz mu_s``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from semcorr_core.errors import InputError
+from semcorr_core.geometry.ransac import ransac_iterations_needed
+from semcorr_core.geometry.similarity import SimilarityTransform
+
+__all__ = ["fit_upright_similarity", "ransac_upright_similarity", "UprightRansacResult"]
+
+
+def _rz(theta: float) -> np.ndarray:
+    c, s = math.cos(theta), math.sin(theta)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def fit_upright_similarity(src: np.ndarray, dst: np.ndarray, weights: Optional[np.ndarray] = None, *,
+                           s_min: Optional[float] = None, s_max: Optional[float] = None) -> SimilarityTransform:
+    """Weighted least-squares ``(Rz(theta), t, s)`` mapping ``src`` onto ``dst`` (both ``(N, 3)``,
+    ``N >= 2``, gravity-aligned frames). Raises :class:`InputError` for bad input or a degenerate
+    set (all points on one vertical line: the heading is undefined)."""
+    src = np.asarray(src, dtype=np.float64)
+    dst = np.asarray(dst, dtype=np.float64)
+    if src.ndim != 2 or src.shape[1] != 3 or dst.shape != src.shape:
+        raise InputError(f"fit_upright_similarity: src and dst must both be (N, 3), got {src.shape} and {dst.shape}")
+    if len(src) < 2:
+        raise InputError(f"fit_upright_similarity needs at least 2 correspondences, got {len(src)}")
+    if not (np.isfinite(src).all() and np.isfinite(dst).all()):
+        raise InputError("fit_upright_similarity: src/dst contain NaN or inf")
+    w = np.ones(len(src)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != (len(src),) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise InputError("fit_upright_similarity: weights must be (N,) finite, >= 0, not all zero")
+    w = w / w.sum()
+    mu_s, mu_d = w @ src, w @ dst
+    p, q = src - mu_s, dst - mu_d
+    cross = float(w @ (p[:, 0] * q[:, 1] - p[:, 1] * q[:, 0]))
+    dot = float(w @ (p[:, 0] * q[:, 0] + p[:, 1] * q[:, 1]))
+    spread = float(w @ (p[:, 0] ** 2 + p[:, 1] ** 2))
+    if spread <= 1e-12 * max(float(w @ (p**2).sum(1)), 1e-30) or math.hypot(cross, dot) < 1e-15:
+        raise InputError("fit_upright_similarity: the source points lie on one vertical line; the heading is undefined")
+    R = _rz(math.atan2(cross, dot))
+    var = float(w @ (p**2).sum(1))
+    s = float(w @ (q * (p @ R.T)).sum(1)) / var
+    if s_min is not None:
+        s = max(s, float(s_min))
+    if s_max is not None:
+        s = min(s, float(s_max))
+    if s <= 0:
+        raise InputError("fit_upright_similarity: the fitted scale is not positive (correspondences point the wrong way)")
+    return SimilarityTransform(R, mu_d - s * R @ mu_s, s)
+
+
+class UprightRansacResult(NamedTuple):
+    """model: refitted transform; inliers: ``(N,)`` bool; n_iterations: hypotheses drawn."""
+
+    model: SimilarityTransform
+    inliers: np.ndarray
+    n_iterations: int
+
+
+def ransac_upright_similarity(src: np.ndarray, dst: np.ndarray, *, threshold: float, weights: Optional[np.ndarray] = None,
+                              max_iterations: int = 300, confidence: float = 0.999, s_min: Optional[float] = None,
+                              s_max: Optional[float] = None, min_inliers: int = 3,
+                              seed: int | np.random.Generator = 0) -> UprightRansacResult:
+    """RANSAC over 2-point hypotheses of :func:`fit_upright_similarity` (seeded). Score: inlier
+    weight (``weights``, default 1 each), ties broken by the truncated residual sum; the winner is
+    refitted on its inliers twice. Raises :class:`InputError` when no hypothesis reaches
+    ``min_inliers``."""
+    src = np.asarray(src, dtype=np.float64)
+    dst = np.asarray(dst, dtype=np.float64)
+    if src.ndim != 2 or src.shape[1] != 3 or dst.shape != src.shape:
+        raise InputError(f"ransac_upright_similarity: src and dst must both be (N, 3), got {src.shape} and {dst.shape}")
+    if not (math.isfinite(threshold) and threshold > 0):
+        raise InputError(f"threshold must be a finite positive distance, got {threshold}")
+    n = len(src)
+    if n < 2:
+        raise InputError(f"ransac_upright_similarity needs at least 2 correspondences, got {n}")
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any():
+        raise InputError("ransac_upright_similarity: weights must be (N,) finite and >= 0")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    best, best_key = None, (-1.0, -math.inf)
+    needed, it = float(max_iterations), 0
+    while it < min(needed, max_iterations):
+        it += 1
+        i, j = rng.choice(n, size=2, replace=False)
+        try:
+            model = fit_upright_similarity(src[[i, j]], dst[[i, j]], s_min=s_min, s_max=s_max)
+        except InputError:
+            continue
+        res = np.linalg.norm(model.apply(src) - dst, axis=1)
+        inl = res < threshold
+        key = (float(w[inl].sum()), -float(np.minimum(res, threshold).sum()))
+        if key > best_key:
+            best, best_key = model, key
+            needed = ransac_iterations_needed(inl.mean(), confidence, sample_size=2)
+    if best is None:
+        raise InputError(f"ransac_upright_similarity: every one of {it} samples was degenerate")
+    inliers = np.linalg.norm(best.apply(src) - dst, axis=1) < threshold
+    for _ in range(2):
+        if inliers.sum() < max(min_inliers, 2):
+            break
+        try:
+            best = fit_upright_similarity(src[inliers], dst[inliers], w[inliers] + 1e-12, s_min=s_min, s_max=s_max)
+        except InputError:
+            break
+        inliers = np.linalg.norm(best.apply(src) - dst, axis=1) < threshold
+    if int(inliers.sum()) < min_inliers:
+        raise InputError(f"ransac_upright_similarity: best hypothesis has {int(inliers.sum())} inliers (< {min_inliers}); "
+                         f"increase threshold ({threshold}) or check the correspondences")
+    return UprightRansacResult(best, inliers, it)

@@ -1,0 +1,199 @@
+"""One RGB-D frame in, category objects with metric semantic keypoints out (MISSION §4).
+
+Stages (each timed in :attr:`Detections.timings_ms`):
+
+1. ``segment`` - support plane + instances (:func:`semcorr_core.segmentation.segment_objects`), or
+   the supplied instance mask (the plane is still fitted on the pixels outside it);
+2. ``embed`` - per object: its points in the gravity frame of the plane
+   (:func:`~semcorr_core.geometry.gravity_frame`), ``n_points`` of them spread evenly, through the
+   bundle's embedding network (input normalised exactly as in training);
+3. ``align`` - nearest dense-prototype embedding per point -> canonical coordinates -> robust
+   canonical-to-gravity transform (:func:`semcorr_core.alignment.align_to_prototype`);
+4. ``keypoints`` - prototype keypoints through the pose into the camera, visibility by z-test,
+   projection, surface snap (:func:`semcorr_core.keypoints.place_keypoints`), and the dense
+   canonical map of the object's pixels.
+
+Scores: an object's score is its alignment inlier fraction; a keypoint's score is the object score
+(halved when the keypoint is not visible: it is then placed by the category-level fit alone).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import torch
+
+from semcorr_core.alignment import align_to_prototype, prototype_correspondences
+from semcorr_core.data.categories import get_category
+from semcorr_core.data.rgbd import RGBDFrame
+from semcorr_core.errors import InputError
+from semcorr_core.geometry import gravity_frame
+from semcorr_core.geometry.sampling import voxel_subsample
+from semcorr_core.geometry.similarity import SimilarityTransform
+from semcorr_core.keypoints import place_keypoints
+from semcorr_core.models.bundle import ModelBundle, default_bundle_path, load_bundle
+from semcorr_core.segmentation import fit_support_plane, segment_objects
+from semcorr_core.training.embed3d import normalise_clouds
+
+__all__ = ["DetectorConfig", "DetectedKeypoint", "DetectedObject", "Detections", "Detector"]
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """n_points: points per object fed to the network. ransac_threshold: inlier residual as a
+    fraction of the object's observed bounding-box diagonal. scale_range: instance scale relative to
+    the prototype. min_points: smaller objects are skipped. visibility_tol, snap_distance: metres
+    (:func:`~semcorr_core.keypoints.place_keypoints`). seed: sampling and RANSAC."""
+
+    n_points: int = 1024
+    ransac_threshold: float = 0.08
+    ransac_iterations: int = 300
+    scale_range: tuple[float, float] = (0.6, 1.6)
+    min_points: int = 150
+    visibility_tol: float = 0.01
+    snap_distance: float = 0.01
+    seed: int = 0
+
+
+@dataclass
+class DetectedKeypoint:
+    name: str
+    xyz: np.ndarray  # (3,) camera frame, metres
+    u: float
+    v: float
+    score: float
+    visible: bool
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "xyz": [float(x) for x in self.xyz], "u": float(self.u), "v": float(self.v),
+                "score": float(self.score), "visible": bool(self.visible)}
+
+
+@dataclass
+class DetectedObject:
+    """pose: canonical -> camera similarity (R (3, 3), t (3,) metres, s). mask: (H, W) bool.
+    canonical_map: (H, W, 3) canonical xyz of the object's pixels (NaN elsewhere)."""
+
+    category: str
+    instance_id: int
+    pose: SimilarityTransform
+    score: float
+    keypoints: list[DetectedKeypoint]
+    mask: np.ndarray
+    canonical_map: np.ndarray
+
+    def to_dict(self) -> dict:
+        return {
+            "category": self.category,
+            "instance_id": int(self.instance_id),
+            "pose": {"R": np.asarray(self.pose.R).tolist(), "t": [float(x) for x in self.pose.t],
+                     "scale": float(self.pose.s)},
+            "score": float(self.score),
+            "pixels": int(self.mask.sum()),
+            "keypoints": [k.to_dict() for k in self.keypoints],
+        }
+
+
+@dataclass
+class Detections:
+    objects: list[DetectedObject]
+    plane_normal: np.ndarray  # (3,) camera frame, towards the camera
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"objects": [o.to_dict() for o in self.objects],
+                "support_plane_normal": [float(x) for x in self.plane_normal],
+                "timings_ms": {k: round(float(v), 3) for k, v in self.timings_ms.items()}}
+
+
+class Detector:
+    """Category-level keypoint detector for one category bundle (see the module docstring)."""
+
+    def __init__(self, bundle: ModelBundle, *, device: str | torch.device = "cpu",
+                 config: DetectorConfig = DetectorConfig()) -> None:
+        if bundle.metadata.get("input_frame", "gravity") != "gravity":
+            raise InputError(f"bundle for {bundle.category!r} was not trained on gravity-aligned clouds; "
+                             "the detector needs one that was (data.rotation=z)")
+        self.bundle, self.config, self.device = bundle, config, torch.device(device)
+        self.model = bundle.build_model(self.device)
+        spec = get_category(bundle.category)
+        self.category = spec.name
+        self.rotation_symmetric = spec.symmetry.kind == "rotation_z"
+        proto = bundle.prototype
+        self.keypoint_names = proto.keypoint_names
+        self.keypoints = proto.keypoints.numpy().astype(np.float64)
+        self.on_surface = np.array([n in spec.surface_keypoints for n in proto.keypoint_names])
+        self.dense_points = proto.dense_points.to(self.device)
+        self.dense_embeddings = proto.dense_embeddings.to(self.device)
+
+    @classmethod
+    def for_category(cls, category: str, bundle_path: Optional[str] = None, **kwargs) -> "Detector":
+        """Detector with ``bundle_path`` or the shipped default bundle of ``category``."""
+        path = bundle_path if bundle_path is not None else default_bundle_path(category)
+        return cls(load_bundle(path, category=get_category(category).name), **kwargs)
+
+    def detect(self, frame: RGBDFrame) -> Detections:
+        cfg, cam, depth = self.config, frame.camera, frame.depth
+        t0 = time.perf_counter()
+        if frame.mask is None:
+            seg = segment_objects(depth, cam, seed=cfg.seed)
+            plane, masks = seg.plane, seg.masks
+        else:
+            ids = [int(i) for i in np.unique(frame.mask) if i > 0]
+            masks = [frame.mask == i for i in ids]
+            rest = (depth > 0) & (frame.mask == 0)
+            pts = cam.backproject(depth)[rest][:: max(1, int(rest.sum()) // 20000)]
+            plane = fit_support_plane(pts, seed=cfg.seed)
+        G = gravity_frame(plane.normal)
+        floor_z = -float(plane.offset)  # plane: n.x + d = 0, and z_gravity = n.x
+        timings = {"segment": (time.perf_counter() - t0) * 1e3, "embed": 0.0, "align": 0.0, "keypoints": 0.0}
+        points_cam = cam.backproject(depth)
+        objects = []
+        for inst, mask in enumerate(masks, start=1):
+            m = mask & (depth > 0)
+            if int(m.sum()) < cfg.min_points:
+                continue
+            obj = self._detect_object(frame, m, points_cam[m], G, floor_z, inst, timings)
+            if obj is not None:
+                objects.append(obj)
+        timings["total"] = (time.perf_counter() - t0) * 1e3
+        return Detections(objects, np.asarray(plane.normal, dtype=np.float64), timings)
+
+    def _detect_object(self, frame: RGBDFrame, mask: np.ndarray, pts_cam: np.ndarray, G: np.ndarray, floor_z: float,
+                       instance_id: int, timings: dict) -> Optional[DetectedObject]:
+        cfg = self.config
+        t = time.perf_counter()
+        rng = np.random.default_rng([cfg.seed, instance_id])
+        pts_g = pts_cam @ G.T
+        sel = voxel_subsample(pts_g, cfg.n_points, rng)
+        sample = torch.as_tensor(pts_g[sel], dtype=torch.float32, device=self.device)[None]
+        with torch.no_grad():
+            emb = self.model(normalise_clouds(sample))[0]
+        timings["embed"] += (time.perf_counter() - t) * 1e3
+        t = time.perf_counter()
+        canonical, sim = prototype_correspondences(emb, self.dense_embeddings, self.dense_points)
+        diag = float(np.linalg.norm(np.ptp(pts_g[sel], axis=0)))
+        try:
+            fit = align_to_prototype(pts_g[sel], canonical, sim, threshold=cfg.ransac_threshold * diag,
+                                     rotation_symmetric=self.rotation_symmetric, floor_z=floor_z,
+                                     scale_range=cfg.scale_range, max_iterations=cfg.ransac_iterations, seed=cfg.seed)
+        except InputError:
+            timings["align"] += (time.perf_counter() - t) * 1e3
+            return None  # not this category, or too little of it seen: no detection rather than a wild pose
+        timings["align"] += (time.perf_counter() - t) * 1e3
+        t = time.perf_counter()
+        Rg, tg, s = fit.transform
+        pose = SimilarityTransform(G.T @ Rg, G.T @ tg, float(s))  # canonical -> camera
+        placed = place_keypoints(self.keypoints, pose, frame.camera, frame.depth, visibility_tol=cfg.visibility_tol,
+                                 on_surface=self.on_surface, object_points=pts_cam, snap_distance=cfg.snap_distance)
+        score = fit.inlier_fraction
+        kps = [DetectedKeypoint(n, placed.xyz[k], placed.uv[k, 0], placed.uv[k, 1],
+                                score if placed.visible[k] else 0.5 * score, bool(placed.visible[k]))
+               for k, n in enumerate(self.keypoint_names)]
+        canonical_map = np.full(mask.shape + (3,), np.nan, np.float32)
+        canonical_map[mask] = pose.inverse().apply(pts_cam).astype(np.float32)
+        timings["keypoints"] += (time.perf_counter() - t) * 1e3
+        return DetectedObject(self.category, instance_id, pose, score, kps, mask, canonical_map)
