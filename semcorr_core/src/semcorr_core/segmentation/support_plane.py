@@ -1,0 +1,244 @@
+"""Default RGB-D instance segmenter: support-plane removal, then clustering of what stands on it.
+
+1. :func:`fit_support_plane` - seeded RANSAC over 3-point samples of the back-projected depth; the
+   plane with most inliers wins, then a least-squares (SVD) refit on its inliers. The normal is
+   oriented towards the camera, so the signed height ``normal @ x + offset`` is positive on the
+   side objects stand on.
+2. :func:`segment_objects` - pixels higher than ``min_height`` above the plane are object pixels;
+   neighbouring object pixels (4-connectivity on the image grid) form one *piece* when their 3D
+   points are closer than ``cluster_tolerance``; this separates objects that overlap in the image.
+   A real sensor also breaks one object into pieces (dropout along a mug's rim separates its inside
+   from its outside; a thin handle comes loose), so pieces are then joined in the *top-down view*:
+   points projected onto the plane and binned into square cells of ``cluster_tolerance``; where
+   the dense cells (``min_cell_points``) of two pieces touch, the smaller piece joins the larger
+   one if it has at most ``absorb_fraction`` of its points (two similar objects standing close
+   together stay apart; a mug's inside joins its body: it lies in the mug's footprint).
+   Instances smaller than ``min_pixels`` are dropped; objects touching the image border are kept
+   (they are real objects, maybe partly seen).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Optional
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from semcorr_core.errors import InputError, InvalidDepthError
+from semcorr_core.geometry.camera import PinholeCamera
+
+__all__ = ["SupportPlane", "Segmentation", "fit_support_plane", "segment_objects"]
+
+
+class SupportPlane(NamedTuple):
+    """``{x : normal @ x + offset = 0}`` in the camera frame; ``normal`` (3,) unit, towards the
+    camera; ``inlier_fraction`` of the points the fit saw."""
+
+    normal: np.ndarray
+    offset: float
+    inlier_fraction: float
+
+
+class Segmentation(NamedTuple):
+    """labels: ``(H, W)`` int32, 0 = plane / background / no depth, 1..M objects, largest first;
+    masks: M ``(H, W)`` bool; heights: ``(H, W)`` float32 metres above the plane (NaN: no depth)."""
+
+    plane: SupportPlane
+    labels: np.ndarray
+    masks: list[np.ndarray]
+    heights: np.ndarray
+
+
+def _plane_from(points: np.ndarray) -> tuple[np.ndarray, float] | None:
+    c = points.mean(0)
+    _, sv, vt = np.linalg.svd(points - c, full_matrices=False)
+    if sv[1] < 1e-9:
+        return None
+    n = vt[-1]
+    return n, -float(n @ c)
+
+
+def fit_support_plane(points: np.ndarray, *, threshold: float = 0.01, max_iterations: int = 300,
+                      seed: int | np.random.Generator = 0, min_inlier_fraction: float = 0.1) -> SupportPlane:
+    """Dominant plane of ``(N, 3)`` camera-frame points (see the module docstring).
+
+    Raises :class:`InputError` for bad input, and when no plane holds ``min_inlier_fraction`` of the
+    points (no table in view: pass an instance mask and a plane, or aim the camera at the support).
+    """
+    p = np.asarray(points, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != 3:
+        raise InputError(f"fit_support_plane: points must be (N, 3), got {p.shape}")
+    if len(p) < 3:
+        raise InputError(f"fit_support_plane needs at least 3 points, got {len(p)}")
+    if not np.isfinite(p).all():
+        raise InputError("fit_support_plane: points contain NaN or inf; drop pixels without depth first")
+    if not (math.isfinite(threshold) and threshold > 0):
+        raise InputError(f"fit_support_plane: threshold must be > 0 metres, got {threshold}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    best_n, best_d, best_count = None, 0.0, -1
+    for _ in range(int(max_iterations)):
+        a, b, c = p[rng.choice(len(p), 3, replace=False)]
+        n = np.cross(b - a, c - a)
+        norm = np.linalg.norm(n)
+        if norm < 1e-12:
+            continue
+        n = n / norm
+        d = -float(n @ a)
+        count = int((np.abs(p @ n + d) < threshold).sum())
+        if count > best_count:
+            best_n, best_d, best_count = n, d, count
+    if best_n is None or best_count < min_inlier_fraction * len(p):
+        raise InputError(f"fit_support_plane: no plane holds {min_inlier_fraction:.0%} of the {len(p)} points "
+                         "(is a table or floor in view?); pass the plane or an instance mask")
+    for _ in range(2):  # refit on inliers, re-select
+        inl = np.abs(p @ best_n + best_d) < threshold
+        fit = _plane_from(p[inl])
+        if fit is None:
+            break
+        best_n, best_d = fit
+    if best_d < 0:  # the camera (origin) must lie on the positive side: height(0) = offset > 0
+        best_n, best_d = -best_n, -best_d
+    inl = np.abs(p @ best_n + best_d) < threshold
+    return SupportPlane(best_n, float(best_d), float(inl.mean()))
+
+
+def segment_objects(depth: np.ndarray, camera: PinholeCamera, *, plane: Optional[SupportPlane] = None,
+                    min_height: float = 0.005, max_height: float = 1.5, cluster_tolerance: float = 0.015,
+                    min_cell_points: int = 2, absorb_fraction: float = 0.7, min_pixels: int = 150, plane_threshold: float = 0.01, stride: int = 2,
+                    seed: int = 0) -> Segmentation:
+    """Instances standing on the support plane of a depth image (see the module docstring).
+
+    depth: ``(H, W)`` float metres, 0 = no reading. stride: pixel step of the plane-fit sample.
+    Raises :class:`InvalidDepthError` when no pixel has depth.
+    """
+    if not isinstance(camera, PinholeCamera):
+        raise InputError(f"camera must be a PinholeCamera, got {type(camera).__name__}")
+    depth = np.asarray(depth)
+    if depth.ndim != 2:
+        raise InputError(f"depth must be (H, W) metres, got shape {depth.shape}")
+    camera.check_image(depth, "depth")
+    if int(stride) < 1 or int(min_pixels) < 1 or int(min_cell_points) < 1:
+        raise InputError("stride, min_pixels and min_cell_points must be >= 1")
+    if not (math.isfinite(cluster_tolerance) and cluster_tolerance > 0):
+        raise InputError(f"cluster_tolerance must be > 0 metres, got {cluster_tolerance}")
+    pts = camera.backproject(depth)  # NaN where no reading
+    valid = np.isfinite(pts[..., 2])
+    if not valid.any():
+        raise InvalidDepthError("depth has no valid reading; check the depth stream")
+    if plane is None:
+        sample = pts[::stride, ::stride][valid[::stride, ::stride]]
+        if len(sample) > 20000:
+            sample = sample[np.random.default_rng(seed).choice(len(sample), 20000, replace=False)]
+        plane = fit_support_plane(sample, threshold=plane_threshold, seed=seed)
+    heights = np.full(depth.shape, np.nan, np.float32)
+    heights[valid] = pts[valid] @ plane.normal + plane.offset
+    obj = valid & (heights > min_height) & (heights <= max_height)
+    labels = np.zeros(depth.shape, np.int32)
+    masks: list[np.ndarray] = []
+    if obj.any():
+        pieces = _image_pieces(pts, obj, float(cluster_tolerance))
+        pixel_labels = _join_by_footprint(pts[obj], pieces, plane.normal, float(cluster_tolerance), int(min_cell_points),
+                                          float(absorb_fraction))
+        sizes = np.bincount(pixel_labels)
+        sizes[0] = 0
+        keep = np.flatnonzero(sizes >= min_pixels)
+        keep = keep[np.argsort(-sizes[keep], kind="stable")]
+        new_id = np.zeros(len(sizes), np.int32)
+        new_id[keep] = np.arange(1, len(keep) + 1)
+        labels[obj] = new_id[pixel_labels]
+        masks = [labels == i for i in range(1, len(keep) + 1)]
+    return Segmentation(plane, labels, masks, heights)
+
+
+_MAX_CELLS = 4096  # per axis of the top-down grid
+
+
+def _image_pieces(pts: np.ndarray, obj: np.ndarray, tolerance: float) -> np.ndarray:
+    """Label (0..P-1) per object pixel: 4-neighbours on the image grid whose 3D points are closer
+    than ``tolerance`` share a piece (separates objects that overlap in the image)."""
+    H, W = obj.shape
+    idx = np.full((H, W), -1, np.int64)
+    n = int(obj.sum())
+    idx[obj] = np.arange(n)
+    rows, cols = [], []
+    for dy, dx in ((0, 1), (1, 0)):
+        a = obj[: H - dy, : W - dx] & obj[dy:, dx:]
+        close = np.linalg.norm(pts[: H - dy, : W - dx][a] - pts[dy:, dx:][a], axis=1) < tolerance
+        rows.append(idx[: H - dy, : W - dx][a][close])
+        cols.append(idx[dy:, dx:][a][close])
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    graph = coo_matrix((np.ones(len(r), np.int8), (r, c)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def _join_by_footprint(points: np.ndarray, pieces: np.ndarray, normal: np.ndarray, cell: float,
+                       min_cell_points: int, absorb_fraction: float) -> np.ndarray:
+    """Labels 1..M per point (0 = a speck in no dense cell): where the top-down cells of two image
+    pieces (square, side ``cell``, at least ``min_cell_points`` points) touch (8-neighbourhood),
+    the smaller joins the larger if it has at most ``absorb_fraction`` of its points."""
+    helper = np.array([1.0, 0.0, 0.0]) if abs(normal[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    a = np.cross(normal, helper)
+    a /= np.linalg.norm(a)
+    b = np.cross(normal, a)
+    uv = np.stack([points @ a, points @ b], axis=1)
+    lo = uv.min(0)
+    cell = max(cell, float((uv.max(0) - lo).max()) / (_MAX_CELLS - 1))  # huge scenes: coarser cells
+    ij = np.floor((uv - lo) / cell).astype(np.int64) + 1  # a free border for the neighbour offsets
+    shape = tuple(ij.max(0) + 2)
+    flat = ij[:, 0] * shape[1] + ij[:, 1]
+    # dense (piece, cell) pairs
+    key = pieces.astype(np.int64) * (shape[0] * shape[1]) + flat
+    uniq, count = np.unique(key, return_counts=True)
+    dense = uniq[count >= min_cell_points]
+    dense_piece, dense_cell = dense // (shape[0] * shape[1]), dense % (shape[0] * shape[1])
+    n_pieces = int(pieces.max()) + 1
+    # owner piece of every dense cell (any one) and links between pieces sharing or touching cells
+    links_a, links_b = [dense_piece], [dense_piece]
+    cell_owner = {}
+    for p, c in zip(dense_piece.tolist(), dense_cell.tolist()):
+        cell_owner.setdefault(c, p)
+    owner_cells = np.fromiter(cell_owner.keys(), np.int64)
+    owner_piece = np.fromiter(cell_owner.values(), np.int64)
+    order = np.argsort(owner_cells)
+    owner_cells, owner_piece = owner_cells[order], owner_piece[order]
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            q = dense_cell + dy * shape[1] + dx
+            pos = np.clip(np.searchsorted(owner_cells, q), 0, len(owner_cells) - 1)
+            hit = owner_cells[pos] == q
+            links_a.append(dense_piece[hit])
+            links_b.append(owner_piece[pos[hit]])
+    la, lb = np.concatenate(links_a), np.concatenate(links_b)
+    pairs = np.unique(np.stack([np.minimum(la, lb), np.maximum(la, lb)], 1), axis=0)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    joined = _absorb_small_pieces(np.bincount(pieces, minlength=n_pieces), pairs, absorb_fraction) + 1
+    has_dense = np.zeros(n_pieces, bool)
+    has_dense[dense_piece] = True
+    return np.where(has_dense[pieces], joined[pieces], 0)
+
+
+def _absorb_small_pieces(sizes: np.ndarray, pairs: np.ndarray, absorb_fraction: float) -> np.ndarray:
+    """Root label per piece after joining each touching pair ``(a, b)`` whose smaller side (as
+    grown so far) has at most ``absorb_fraction`` of the larger side's points. Pairs are taken
+    largest first, so fragments of one object gather on its biggest piece."""
+    parent = np.arange(len(sizes))
+    size = sizes.astype(np.int64).copy()
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    order = np.argsort(-np.maximum(sizes[pairs[:, 0]], sizes[pairs[:, 1]]), kind="stable") if len(pairs) else []
+    for a, b in pairs[order] if len(pairs) else []:
+        ra, rb = root(int(a)), root(int(b))
+        if ra == rb:
+            continue
+        big, small = (ra, rb) if size[ra] >= size[rb] else (rb, ra)
+        if size[small] <= absorb_fraction * size[big]:
+            parent[small] = big
+            size[big] += size[small]
+    return np.array([root(i) for i in range(len(sizes))])

@@ -1,0 +1,119 @@
+"""Default segmenter: support-plane fit and instance clustering on rendered scenes with exact masks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from semcorr_core.data.render import DepthNoiseConfig, RaycastRenderer, SceneConfig, sample_scene
+from semcorr_core.data.shapes import generate_shape
+from semcorr_core.errors import InputError, InvalidDepthError
+from semcorr_core.geometry.camera import PinholeCamera
+from semcorr_core.segmentation import fit_support_plane, segment_objects
+
+
+def _plane_points(rng, n=2000, normal=(0.1, -0.8, -0.3), offset=0.9, outliers=600):
+    normal = np.asarray(normal, float) / np.linalg.norm(normal)
+    a = np.cross(normal, [1.0, 0, 0])
+    a /= np.linalg.norm(a)
+    b = np.cross(normal, a)
+    uv = rng.uniform(-1, 1, (n, 2))
+    pts = -offset * normal + uv[:, :1] * a + uv[:, 1:] * b + rng.normal(0, 0.002, (n, 1)) * normal
+    junk = rng.uniform(-1, 1, (outliers, 3)) + [0, 0, 1.5]
+    return np.concatenate([pts, junk]), normal, offset
+
+
+def test_plane_fit_recovers_normal_and_faces_the_camera():
+    pts, normal, offset = _plane_points(np.random.default_rng(0))
+    plane = fit_support_plane(pts, seed=1)
+    # the plane passes at distance `offset` from the camera (origin); the normal points to it
+    assert plane.offset == pytest.approx(offset, abs=2e-3)
+    assert plane.offset > 0
+    angle = np.degrees(np.arccos(min(1.0, abs(float(plane.normal @ normal)))))
+    assert angle < 0.5
+    assert 0.7 < plane.inlier_fraction < 0.8  # 2000 plane points of 2600
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.zeros((10, 2)), r"\(N, 3\)"),
+    (np.zeros((2, 3)), "at least 3"),
+    (np.array([[0, 0, 1], [1, 0, 1], [np.nan, 0, 1]]), "NaN"),
+])
+def test_plane_fit_bad_input(bad, match):
+    with pytest.raises(InputError, match=match):
+        fit_support_plane(bad)
+
+
+def test_no_plane_in_view_is_a_clear_error():
+    blob = np.random.default_rng(3).normal(size=(500, 3))  # a volume, no dominant plane
+    with pytest.raises(InputError, match="no plane"):
+        fit_support_plane(blob, threshold=0.005, min_inlier_fraction=0.3)
+
+
+def _scene(seed, objects=(2, 2), distractors=(0, 0), noise=False):
+    config = SceneConfig(width=320, height=240, objects_per_scene=objects, distractors_per_scene=distractors,
+                         elevation_deg=(25, 60))
+    rng = np.random.default_rng(seed)
+    shapes = [generate_shape("mug", 1), generate_shape("bottle", 2)]
+    scene = sample_scene(shapes, rng, config)
+    return RaycastRenderer(config.camera()).render(scene, rng, DepthNoiseConfig(enabled=noise))
+
+
+@pytest.mark.parametrize("seed, noise", [(0, False), (1, True), (2, True)])
+def test_segments_match_the_rendered_instances(seed, noise):
+    f = _scene(seed, noise=noise)
+    seg = segment_objects(f.depth, f.camera)
+    # the rendered support plane is z = 0 in the world: its normal in the camera frame
+    n_cam = f.camera_pose[:3, :3].T @ np.array([0.0, 0.0, 1.0])
+    assert float(seg.plane.normal @ n_cam) > np.cos(np.radians(1.0))
+    assert seg.labels.shape == f.depth.shape and len(seg.masks) == int(seg.labels.max())
+    for obj in f.objects:
+        gt = f.instance_mask == obj.instance_index
+        if gt.sum() < 300:
+            continue
+        ious = [(m & gt).sum() / (m | gt).sum() for m in seg.masks]
+        assert max(ious) > 0.8, (obj.instance_index, max(ious, default=0))
+    assert np.isnan(seg.heights[f.depth == 0]).all()
+
+
+def test_empty_depth_and_bad_arguments():
+    cam = PinholeCamera.from_fov(64, 48, 60.0)
+    with pytest.raises(InvalidDepthError):
+        segment_objects(np.zeros((48, 64), np.float32), cam)
+    with pytest.raises(InputError):
+        segment_objects(np.zeros((48, 64, 1), np.float32), cam)
+    with pytest.raises(InputError):
+        segment_objects(np.ones((48, 64), np.float32), "not a camera")
+    with pytest.raises(InputError):
+        segment_objects(np.ones((40, 64), np.float32), cam)  # size mismatch with the intrinsics
+
+
+def test_flat_scene_has_no_objects():
+    f = _scene(4, objects=(1, 1))
+    plane_only = np.where(f.instance_mask == 0, f.depth, 0).astype(np.float32)
+    seg = segment_objects(plane_only, f.camera)
+    assert seg.masks == [] and (seg.labels == 0).all()
+
+
+def test_small_touching_pieces_join_the_larger_one_only():
+    from semcorr_core.segmentation.support_plane import _absorb_small_pieces
+
+    sizes = np.array([100, 30, 95, 5])
+    # 1 touches 0 (30 <= 0.7 * 100: joins); 2 touches 0 (95 > 0.7 * 130: stays); 3 touches 2 (joins)
+    roots = _absorb_small_pieces(sizes, np.array([[0, 1], [0, 2], [2, 3]]), 0.7)
+    assert roots[1] == roots[0] and roots[2] != roots[0] and roots[3] == roots[2]
+    assert (_absorb_small_pieces(sizes, np.zeros((0, 2), np.int64), 0.7) == np.arange(4)).all()
+
+
+def test_cluttered_scenes_median_iou():
+    """Several objects and distractors with sensor noise: most category objects come out whole
+    (median IoU over 5 scenes, measured 0.74; objects touching in the top-down view may merge or split)."""
+    ious = []
+    for seed in range(5):
+        f = _scene(seed, objects=(1, 3), distractors=(0, 3), noise=True)
+        seg = segment_objects(f.depth, f.camera)
+        for obj in f.objects:
+            gt = f.instance_mask == obj.instance_index
+            if gt.sum() >= 300:
+                ious.append(max([(m & gt).sum() / (m | gt).sum() for m in seg.masks] or [0.0]))
+    assert np.median(ious) > 0.7, ious  # measured 0.74 (seeds 0-4)
