@@ -180,6 +180,11 @@ class PointNetEmbedding(nn.Module):
         normalize: L2-normalise each embedding (default ``True``).
         norm: ``"batch"`` (default), ``"group"`` (per-cloud statistics; robust to tiny batches)
             or ``"none"``.
+        fourier_bands: ``L >= 0`` octaves of a sinusoidal encoding of xyz appended to the input
+            (``sin``/``cos`` of ``pi * 2**l * xyz / 4`` for ``l < L``, 6 L extra channels). A
+            per-point MLP on raw coordinates resolves coarse places only (the spectral bias of
+            MLPs); the encoding lets it tell, e.g., a bottle's cap centre from the cap's edge on
+            clouds scaled to unit RMS radius. 0 (default) = raw xyz as in PointNet.
 
     Shape:
         ``points (B, N, C)`` -> ``(B, N, D)``; any ``N >= 1``.
@@ -206,10 +211,14 @@ class PointNetEmbedding(nn.Module):
         head_channels: Sequence[int] = (256, 128),
         normalize: bool = True,
         norm: str = "batch",
+        fourier_bands: int = 0,
     ) -> None:
         super().__init__()
         owner = type(self).__name__
         self.in_features = _check_int("in_features", in_features, 3, owner)
+        self.fourier_bands = _check_int("fourier_bands", fourier_bands, 0, owner)
+        self.register_buffer("_frequencies", (math.pi / 4) * 2.0 ** torch.arange(self.fourier_bands, dtype=torch.float32),
+                             persistent=False)
         self.out_dim = _check_int("out_dim", out_dim, 1, owner)
         local = _check_channels("local_channels", local_channels, owner)
         self.global_dim = _check_int("global_dim", global_dim, 1, owner)
@@ -218,7 +227,7 @@ class PointNetEmbedding(nn.Module):
         self.norm = _check_norm(norm, owner)
 
         layers = []
-        c = in_features
+        c = in_features + 6 * self.fourier_bands
         for w in local:
             layers.append(_pointwise(c, w, norm, nn.ReLU()))
             c = w
@@ -229,6 +238,9 @@ class PointNetEmbedding(nn.Module):
     def forward(self, points: Tensor) -> Tensor:
         """Embed every point. ``points (B, N, in_features)`` -> ``(B, N, out_dim)``."""
         x = _validate_points(self, points, self.in_features, min_points=self.min_points, owner=type(self).__name__)
+        if self.fourier_bands:
+            phase = x[..., :3, None] * self._frequencies  # (B, N, 3, L)
+            x = torch.cat([x, phase.sin().flatten(2), phase.cos().flatten(2)], dim=-1)
         h = x.transpose(1, 2)  # (B, C, N)
         feats = []
         for layer in self.local_layers:
@@ -239,4 +251,5 @@ class PointNetEmbedding(nn.Module):
         return self.head(local, global_feat, self.normalize)
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_dim={self.out_dim}, normalize={self.normalize}, norm={self.norm!r}"
+        return (f"in_features={self.in_features}, out_dim={self.out_dim}, normalize={self.normalize}, norm={self.norm!r}, "
+                f"fourier_bands={self.fourier_bands}")
