@@ -65,6 +65,11 @@ def test_bench_embed3d_reports_every_figure(tiny_bundle, tmp_path):
         assert (d[key] is None and d[f"{key}_n"] == 0) or 0.0 <= d[key] <= 1.0
     assert d["pck3d_full_n"] == 3 and d["pck3d_unseen_n"] == 3  # one seen, one unseen keypoint x 3 clouds
     assert d["holdout_keypoints"] == ["top_center"]
+    # per keypoint: the seen one counted in full (and partial where observed), the held-out one as unseen
+    assert set(d["per_keypoint"]) == {"top_center", "bottom_center"}
+    assert d["per_keypoint"]["top_center"]["unseen"][1] == 3 and "full" not in d["per_keypoint"]["top_center"]
+    hits, n = d["per_keypoint"]["bottom_center"]["full"]
+    assert n == 3 and hits / n == pytest.approx(d["pck3d_full"])
 
 
 def test_bench_refuses_bundle_of_other_category(tiny_bundle):
@@ -139,3 +144,51 @@ def test_axis_keypoint_off_the_surface_is_a_ring_place():
     assert keypoint_place_symmetry(bottom, bottom, mirror) is mirror
     handle = np.array([0.07, 0.0, 0.05])  # off the axis
     assert keypoint_place_symmetry(handle, handle + [0.001, 0, 0], mirror) is mirror
+
+
+def test_keypoint_retrieval_training_logs_the_loss_and_ships_the_descriptors(tmp_path):
+    import torch
+
+    from semcorr_core.training.config import load_config
+    from semcorr_core.training.embed3d import train_embed3d
+
+    cfg = load_config([REPO / "training/configs/embed3d/mug.yaml"],
+                      ["train.epochs=4", "data.length=8", "data.n_instances=2", "data.n_points=128",
+                       "data.mode=complete", "train.batch_size=4", "train.lr=0.005", "loss.canonical_anchors=16",
+                       "model.out_dim=16", "prototype.reference_instances=1", "prototype.dense_points=128",
+                       "loss.keypoint_retrieval_weight=1.0", "model.kwargs.fourier_bands=2",
+                       f"train.out_dir={tmp_path}", "train.progress=false", "train.warmup_steps=0"])
+    out = train_embed3d(cfg)
+    assert out["losses"][-1] < out["losses"][0]
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert any("keypoint_retrieval" in r for r in rows)
+    bundle = load_bundle(out["bundle"], category="mug")
+    assert bundle.model_kwargs["fourier_bands"] == 2
+    # the prototype's keypoint embeddings are the head's learned keypoint descriptors
+    ckpt = torch.load(sorted((tmp_path / "checkpoints").glob("*.pt"))[-1], map_location="cpu", weights_only=False)
+    desc = torch.nn.functional.normalize(ckpt["model"]["canonical_ce.descriptors"][-6:], dim=-1)
+    torch.testing.assert_close(bundle.prototype.keypoint_embeddings, desc)
+
+
+def test_keypoint_retrieval_needs_the_canonical_head(tmp_path):
+    from semcorr_core.training.config import ConfigError, load_config
+    from semcorr_core.training.embed3d import train_embed3d
+
+    cfg = load_config([REPO / "training/configs/embed3d/mug.yaml"],
+                      ["loss.keypoint_retrieval_weight=1.0", "loss.canonical_ce_weight=0", "loss.cpnet_weight=1",
+                       "data.n_instances=2", "data.length=4", f"train.out_dir={tmp_path}"])
+    with pytest.raises(ConfigError, match="canonical_ce_weight"):
+        train_embed3d(cfg)
+
+
+def test_upright_rotations_without_heading_tilt_only():
+    import torch
+
+    from semcorr_core.training.embed3d import random_upright_rotations
+
+    torch.manual_seed(1)
+    turn = torch.tensor([True, False] * 100)
+    R = random_upright_rotations(200, 3.0, random_heading=turn)
+    # a tilt about a horizontal axis moves x by at most the tilt: no heading change where turn is False
+    x_heading = torch.rad2deg(torch.atan2(R[:, 1, 0], R[:, 0, 0])).abs()
+    assert x_heading[~turn].max() < 3.1 and x_heading[turn].max() > 90

@@ -92,9 +92,10 @@ def _mge(embeddings: list[np.ndarray], samples, rows: list[dict[int, np.ndarray]
 
 def _pck_transfer(embeddings: list[np.ndarray], proto_emb: np.ndarray, samples, columns,
                   threshold_frac: float, symmetry: Symmetry) -> dict:
-    """{"pck": fraction correct or None when no keypoint was observed, "n": keypoints counted}.
-    ``embeddings[i]`` is the (N, D) embedding of ``samples[i]``."""
+    """{"pck": fraction correct or None when no keypoint was observed, "n": keypoints counted,
+    "per_keypoint": {column: [hits, n]}}. ``embeddings[i]`` is the (N, D) embedding of ``samples[i]``."""
     hits, total = 0, 0
+    per_keypoint = {int(k): [0, 0] for k in columns}
     q = torch.as_tensor(proto_emb, dtype=torch.float32)
     for s, e in zip(samples, embeddings):
         pts = torch.as_tensor(s.points, dtype=torch.float32)[None]
@@ -105,12 +106,16 @@ def _pck_transfer(embeddings: list[np.ndarray], proto_emb: np.ndarray, samples, 
                 continue  # not observed in this cloud (partial views)
             total += 1
             place = keypoint_place_symmetry(s.keypoints[k], s.anchors[k], symmetry)
-            hits += canonical_point_distance(s.canonical[pred[k]], s.anchors[k], place) <= threshold_frac * diag
-    return {"pck": hits / total if total else None, "n": total}
+            hit = bool(canonical_point_distance(s.canonical[pred[k]], s.anchors[k], place) <= threshold_frac * diag)
+            hits += hit
+            per_keypoint[int(k)][0] += hit
+            per_keypoint[int(k)][1] += 1
+    return {"pck": hits / total if total else None, "n": total, "per_keypoint": per_keypoint}
 
 
 def _pck_fields(name: str, result: dict) -> dict:
     return {name: result["pck"], f"{name}_n": result["n"]}
+
 
 
 def run_embed3d_bench(bundle_path: str, category: str, n_instances: int = 12, n_points: int = 1024,
@@ -163,6 +168,7 @@ def run_embed3d_bench(bundle_path: str, category: str, n_instances: int = 12, n_
         rows.append(keypoint_geodesic_rows(s, symmetry, orbit_tol=0.01 * canon_diag))
         scales.append(diag)
     all_cols = list(range(len(names)))
+    results = {}
     trained = [embed_points(model, s.points, device) for s in complete]
     trained_partial = [embed_points(model, s.points, device) for s in partial]
     rand = [embed_points(random_model, s.points, device) for s in complete]
@@ -183,10 +189,18 @@ def run_embed3d_bench(bundle_path: str, category: str, n_instances: int = 12, n_
         mge_trained=_mge(trained, complete, rows, scales, all_cols),
         mge_random=_mge(rand, complete, rows, scales, all_cols),
         mge_fpfh=_mge(fpfh, complete, rows, scales, all_cols),
-        **_pck_fields("pck3d_full", _pck_transfer(trained, proto, complete, seen, threshold_frac, symmetry)),
-        **_pck_fields("pck3d_partial", _pck_transfer(trained_partial, proto, partial, seen, threshold_frac, symmetry)),
-        **_pck_fields("pck3d_unseen", _pck_transfer(trained, proto, complete, unseen, threshold_frac, symmetry)),
+        **_pck_fields("pck3d_full", results.setdefault(
+            "full", _pck_transfer(trained, proto, complete, seen, threshold_frac, symmetry))),
+        **_pck_fields("pck3d_partial", results.setdefault(
+            "partial", _pck_transfer(trained_partial, proto, partial, seen, threshold_frac, symmetry))),
+        **_pck_fields("pck3d_unseen", results.setdefault(
+            "unseen", _pck_transfer(trained, proto, complete, unseen, threshold_frac, symmetry))),
         pck3d_threshold="5% of the canonical bbox diagonal" if threshold_frac == 0.05 else f"{threshold_frac:g} x bbox diagonal",
         targets={"mge_trained": "<= 0.5 x mge_random and < mge_fpfh", "pck3d_full": ">= 0.90", "pck3d_partial": ">= 0.80"},
     )
+    # per keypoint: full/partial (seen keypoints) or unseen (held out), each [hits, keypoints counted]
+    report["per_keypoint"] = {
+        names[k]: {kind: counts for kind in ("full", "partial", "unseen")
+                   for kk, counts in results[kind]["per_keypoint"].items() if kk == k}
+        for k in all_cols}
     return report

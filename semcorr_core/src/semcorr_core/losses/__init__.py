@@ -13,6 +13,8 @@ Seed 004 (Jamais Vu) - canonical prototype and dense canonical coordinates:
 * :mod:`.keypoint_ce` - Eq. 4, keypoint-descriptor cross-entropy with a learned temperature.
 * :mod:`.canonical_ce` - Eq. 4 extended to every point: soft-labelled classification against
   descriptors of canonical places (keypoints + surface anchors); the default embed3d loss.
+* :mod:`.keypoint_retrieval` - the other direction of that similarity: each keypoint descriptor
+  ranks the cloud's points (softmax over points), which is what nearest-embedding transfer uses.
 * :mod:`.local_alignment` - Eq. 6, local geometric alignment with kNN (canonical) and
   pseudo-geodesic (posed) neighbourhoods.
 
@@ -23,6 +25,7 @@ Every function takes batched torch tensors, works on their device and raises
 from semcorr_core.losses.canonical_ce import DenseCanonicalCrossEntropy, canonical_ce_loss, soft_canonical_targets
 from semcorr_core.losses.hard_negatives import mine_hard_negatives
 from semcorr_core.losses.keypoint_ce import KeypointCrossEntropy, keypoint_ce_loss, keypoint_logits
+from semcorr_core.losses.keypoint_retrieval import KeypointRetrieval, keypoint_retrieval_loss, keypoint_retrieval_targets
 from semcorr_core.losses.local_alignment import LocalAlignmentResiduals, knn_neighbourhoods, local_alignment_loss
 from semcorr_core.losses.procrustes_prototype import (
     ProcrustesPrototype,
@@ -67,6 +70,9 @@ __all__ = [
     "canonical_ce_loss",
     "soft_canonical_targets",
     "DenseCanonicalCrossEntropy",
+    "keypoint_retrieval_loss",
+    "keypoint_retrieval_targets",
+    "KeypointRetrieval",
     "local_alignment_loss",
     "knn_neighbourhoods",
     "LocalAlignmentResiduals",

@@ -6,13 +6,20 @@ Losses (``loss`` section, weights may be combined):
 * ``canonical_ce_weight`` - :mod:`semcorr_core.losses.canonical_ce`: every point classified
   against descriptors of canonical places (farthest-point surface anchors + the seen keypoints),
   soft labels from the exact canonical coordinates (seed 004 Eq. 4 made dense);
+* ``keypoint_retrieval_weight`` - :mod:`semcorr_core.losses.keypoint_retrieval`: the keypoint
+  classes' descriptors of that head must rank each cloud's points with the keypoint's own place
+  first (softmax over the points), the ranking nearest-embedding transfer uses; needs the head.
+  With it on, the prototype's keypoint embeddings are those descriptors (``prototype.keypoints:
+  descriptors``) rather than the mean embedding at the keypoint over reference instances (``mean``);
 * ``cpnet_weight`` - seed 000 pull + geodesic push over the keypoint (and dense) correspondence sets.
 
 Input frame: clouds are *gravity-aligned* (z = support-plane normal, which the RGB-D pipeline
 gets from its plane fit; objects of these categories stand on a support). Complete clouds get a
-random rotation about z; partial views are rendered and expressed in :func:`gravity_frame`; on top,
-every training batch is turned by a random heading and tilted by up to ``data.tilt_deg`` (plane-fit
-error). The network must therefore be invariant to heading only, not to all of SO(3).
+random rotation about z; partial views are rendered and expressed in :func:`gravity_frame` (x
+along the optical axis, so the viewer is always on the -x side); on top, every training batch is
+tilted by up to ``data.tilt_deg`` (plane-fit error) and complete clouds are turned by a random
+heading (``data.partial_heading: random`` turns partial views too, discarding the viewer's side).
+The network must therefore cope with heading only, not with all of SO(3).
 
 Run config sections (see ``training/configs/embed3d/base.yaml``): ``data`` (PointCloudDataset
 arguments), ``model`` (registry name, out_dim), ``loss``, ``prototype``, ``train`` (Trainer).
@@ -32,7 +39,7 @@ from torch import nn
 from semcorr_core.data.point_clouds import PointCloudDataset, collate, complete_cloud, prepare_shape
 from semcorr_core.data.shapes import generate_shapes
 from semcorr_core.data.categories import get_category
-from semcorr_core.losses import DenseCanonicalCrossEntropy, GeodesicConsistencyLoss
+from semcorr_core.losses import DenseCanonicalCrossEntropy, GeodesicConsistencyLoss, KeypointRetrieval
 from semcorr_core.models import build_embedding_model
 from semcorr_core.models.bundle import ModelBundle, Prototype, category_yaml, save_bundle
 from semcorr_core.training.config import ConfigError, config_hash
@@ -75,11 +82,15 @@ def build_dataset(data: Mapping[str, Any]) -> PointCloudDataset:
 
 
 def random_upright_rotations(batch: int, max_tilt_deg: float, *, generator: torch.Generator | None = None,
-                             device: torch.device | str = "cpu") -> torch.Tensor:
+                             device: torch.device | str = "cpu",
+                             random_heading: torch.Tensor | None = None) -> torch.Tensor:
     """``(B, 3, 3)`` rotations: a uniform heading about +z, then a tilt by an angle uniform in
-    ``[0, max_tilt_deg]`` about a random horizontal axis (the error of a support-plane fit)."""
+    ``[0, max_tilt_deg]`` about a random horizontal axis (the error of a support-plane fit).
+    ``random_heading`` (``(B,)`` bool, default all True): where False, no heading turn (tilt only)."""
     u = torch.rand(batch, 3, generator=generator)
     yaw = 2 * math.pi * u[:, 0]
+    if random_heading is not None:
+        yaw = torch.where(torch.as_tensor(random_heading, dtype=torch.bool).cpu(), yaw, torch.zeros_like(yaw))
     c, s = yaw.cos(), yaw.sin()
     zero, one = torch.zeros_like(c), torch.ones_like(c)
     Rz = torch.stack([c, -s, zero, s, c, zero, zero, zero, one], -1).view(batch, 3, 3)
@@ -98,20 +109,23 @@ class _EmbeddingWithHeads(nn.Module):
     """The embedding network plus the loss modules that own parameters, so one optimiser (and
     DDP) sees them all; only ``model`` goes into the bundle."""
 
-    def __init__(self, model: nn.Module, canonical_ce: nn.Module | None) -> None:
+    def __init__(self, model: nn.Module, canonical_ce: nn.Module | None, retrieval: nn.Module | None = None) -> None:
         super().__init__()
         self.model = model
         self.canonical_ce = canonical_ce
+        self.retrieval = retrieval
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
         return self.model(points)
 
 
 def build_prototype(model: nn.Module, category: str, n_instances: int, seed: int, n_points: int,
-                    dense_points: int, holdout: tuple[str, ...] = (), device: torch.device | str = "cpu") -> Prototype:
+                    dense_points: int, holdout: tuple[str, ...] = (), device: torch.device | str = "cpu",
+                    descriptors: Mapping[int, torch.Tensor] | None = None) -> Prototype:
     """Keypoint database from training instances in their canonical frame.
 
-    Seen keypoints: the mean (re-normalised) embedding of the keypoint's point over the
+    Seen keypoints: ``descriptors[k]`` where given (the learned descriptor of keypoint ``k``),
+    else the mean (re-normalised) embedding of the keypoint's point over the
     ``n_instances`` reference clouds; their canonical position is the mean keypoint (the
     definition, e.g. the centre of a mug's rim, not its surface anchor) over those instances.
     Dense part: a ``dense_points`` cloud of the first reference instance with its embeddings. Held-out keypoints get the embedding of the dense point nearest
@@ -135,6 +149,9 @@ def build_prototype(model: nn.Module, category: str, n_instances: int, seed: int
         if name in holdout:
             nearest = np.argmin(np.linalg.norm(dense.canonical - dense.anchors[k], axis=1))
             kp_emb[k] = dense_emb[nearest]
+        elif descriptors is not None and k in descriptors:
+            d = descriptors[k].detach().cpu().double().numpy()
+            kp_emb[k] = d / max(np.linalg.norm(d), 1e-12)
     return Prototype(tuple(names), torch.as_tensor(kp_canonical, dtype=torch.float32),
                      torch.as_tensor(kp_emb, dtype=torch.float32),
                      torch.as_tensor(dense.canonical, dtype=torch.float32),
@@ -193,12 +210,21 @@ def train_embed3d(cfg: Mapping[str, Any]) -> dict:
     if ce_weight < 0 or cpnet_weight < 0 or ce_weight + cpnet_weight <= 0:
         raise ConfigError(f"loss.canonical_ce_weight ({ce_weight}) and loss.cpnet_weight ({cpnet_weight}) must be "
                           ">= 0 and not both 0")
+    partial_heading = str(data.get("partial_heading", "camera"))
+    if partial_heading not in ("camera", "random"):
+        raise ConfigError(f"data.partial_heading must be 'camera' or 'random', got {partial_heading!r}")
     tilt_deg = float(data.get("tilt_deg", 0.0))
     if not 0 <= tilt_deg <= 90:
         raise ConfigError(f"data.tilt_deg must be in [0, 90] degrees, got {tilt_deg}")
 
     ce_head, space, kp_columns = (_canonical_ce_head(dataset, loss_cfg, model_kwargs["out_dim"], seed) if ce_weight > 0
                                   else (None, None, None))
+    retrieval_weight = float(loss_cfg.get("keypoint_retrieval_weight", 0.0))
+    if retrieval_weight < 0 or (retrieval_weight > 0 and ce_head is None):
+        raise ConfigError(f"loss.keypoint_retrieval_weight ({retrieval_weight}) must be >= 0, and needs "
+                          "loss.canonical_ce_weight > 0 (it ranks points with that head's keypoint descriptors)")
+    retrieval = (KeypointRetrieval(sigma=float(loss_cfg.get("keypoint_retrieval_sigma", ce_head.sigma)))
+                 if retrieval_weight > 0 else None)
     criterion, dense = None, None
     if cpnet_weight > 0:
         set_distance = dataset.set_distance
@@ -214,19 +240,32 @@ def train_embed3d(cfg: Mapping[str, Any]) -> dict:
             set_distance = set_distance * (scale / set_distance.max().clamp_min(1e-9))
         criterion = GeodesicConsistencyLoss(set_distance, push_weight=float(loss_cfg.get("push_weight", 1.0)),
                                             hard_negatives=bool(loss_cfg.get("hard_negatives", True)))
-    trainable = _EmbeddingWithHeads(model, ce_head)
+    trainable = _EmbeddingWithHeads(model, ce_head, retrieval)
 
     def loss_fn(m: nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
         pts = batch["points"]
-        R = random_upright_rotations(len(pts), tilt_deg, device=pts.device)
+        # A partial view keeps its gravity frame's heading: x is the optical axis there (as at run
+        # time), the one cue to a hidden part's side (a mug whose handle is out of sight has it
+        # at the back). Complete clouds have no viewer: any heading.
+        turn = (None if partial_heading == "random"
+                else torch.tensor([m != "partial" for m in batch["mode"]], dtype=torch.bool))
+        R = random_upright_rotations(len(pts), tilt_deg, device=pts.device, random_heading=turn)
         emb = m(normalise_clouds(pts @ R.transpose(1, 2)))
         loss = emb.new_zeros(())
         scalars = {}
         if ce_head is not None:
-            ce = trainable.canonical_ce(emb, space.positions(batch["canonical"], batch["shape_index"]),
-                                        class_positions=_batch_class_positions(ce_head, space, kp_columns, batch))
+            positions = space.positions(batch["canonical"], batch["shape_index"])
+            classes = _batch_class_positions(ce_head, space, kp_columns, batch)
+            ce = trainable.canonical_ce(emb, positions, class_positions=classes)
             loss = loss + ce_weight * ce
             scalars.update(canonical_ce=float(ce.detach()), temperature=float(trainable.canonical_ce.temperature.detach()))
+            if retrieval is not None and len(kp_columns):
+                k = len(kp_columns)
+                valid = batch["keypoint_index"][:, kp_columns.to(pts.device)] >= 0
+                kr = trainable.retrieval(emb, trainable.canonical_ce.descriptors[-k:], positions, classes[:, -k:],
+                                         valid=valid)
+                loss = loss + retrieval_weight * kr
+                scalars.update(keypoint_retrieval=float(kr.detach()))
         if criterion is not None:
             sets = batch["keypoint_index"]
             if dense is not None:
@@ -242,18 +281,23 @@ def train_embed3d(cfg: Mapping[str, Any]) -> dict:
         history = trainer.fit()
         summary = {"losses": list(history.losses), "out_dir": str(trainer.out_dir)}
         if ctx.is_main:
-            summary["bundle"] = str(_write_bundle(cfg, model, model_kwargs, history.losses, ctx.device))
+            descriptors = None
+            if retrieval is not None and str(cfg["prototype"].get("keypoints", "descriptors")) == "descriptors":
+                learned = trainable.canonical_ce.descriptors[-len(kp_columns):] if len(kp_columns) else []
+                descriptors = {int(c): d for c, d in zip(kp_columns.tolist(), learned)}
+            summary["bundle"] = str(_write_bundle(cfg, model, model_kwargs, history.losses, ctx.device, descriptors))
             log.info("wrote %s", summary["bundle"])
     return summary
 
 
-def _write_bundle(cfg: Mapping[str, Any], model: nn.Module, model_kwargs: dict, losses, device) -> Path:
+def _write_bundle(cfg: Mapping[str, Any], model: nn.Module, model_kwargs: dict, losses, device,
+                  descriptors: Mapping[int, torch.Tensor] | None = None) -> Path:
     data, model_cfg = cfg["data"], cfg["model"]
     proto_cfg = cfg["prototype"]
     holdout = tuple(data.get("holdout_keypoints") or ())
     prototype = build_prototype(model, data["category"], int(proto_cfg["reference_instances"]), int(data["seed"]),
                                 int(data["n_points"]), int(proto_cfg["dense_points"]), holdout,
-                                device=device)
+                                device=device, descriptors=descriptors)
     bundle = ModelBundle(
         category=data["category"], model_name=model_cfg["name"], model_kwargs=model_kwargs,
         state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()},
