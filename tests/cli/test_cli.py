@@ -49,3 +49,25 @@ def test_bench_synth_reports_json(tmp_path):
 def test_bad_counts(tmp_path, bad):
     r = run("synth", "--category", "mug", bad, "--out", str(tmp_path / "x"), check=False)
     assert r.returncode == 2 and "at least 1" in r.stderr
+
+
+def test_pcd_to_rgbd_writes_a_detect_ready_frame(tmp_path):
+    import numpy as np
+
+    from semcorr_core.data.rgbd import make_rgbd, read_color, read_image
+    from semcorr_core.geometry.camera import PinholeCamera
+
+    cloud = Path(__file__).resolve().parents[2].parent / "shared/data/pcl_test_rgbd/table_scene_mug_stereo_textured.pcd"
+    r = run("pcd-to-rgbd", str(cloud), "--out", str(tmp_path))
+    assert "fx=964.36" in r.stdout
+    cam = PinholeCamera.from_camera_info(json.loads((tmp_path / "intrinsics.json").read_text()))
+    frame = make_rgbd(read_color(tmp_path / "color.png"), read_image(tmp_path / "depth.png"), cam)
+    assert frame.depth.shape == (480, 640) and 0.8 < np.median(frame.depth[frame.depth > 0]) < 1.1
+
+
+def test_pcd_to_rgbd_refuses_an_unorganised_cloud(tmp_path):
+    bad = tmp_path / "flat.pcd"
+    bad.write_text("VERSION 0.7\nFIELDS x y z\nSIZE 4 4 4\nTYPE F F F\nCOUNT 1 1 1\nWIDTH 3\nHEIGHT 1\n"
+                   "POINTS 3\nDATA ascii\n0 0 1\n1 0 1\n0 1 1\n")
+    r = run("pcd-to-rgbd", str(bad), "--out", str(tmp_path / "o"), check=False)
+    assert r.returncode == 2 and "not an organised cloud" in r.stderr and "Traceback" not in r.stderr

@@ -128,6 +128,32 @@ def cmd_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pcd_to_rgbd(args: argparse.Namespace) -> int:
+    import json
+
+    import cv2
+    import numpy as np
+
+    from semcorr_core.data.keypointnet import read_pcd
+    from semcorr_core.data.organised_cloud import organised_cloud_to_rgbd
+
+    pc = read_pcd(args.cloud)
+    if pc.height <= 1 or pc.width * pc.height != len(pc.points):
+        raise SemcorrError(f"{args.cloud} is not an organised cloud (WIDTH {pc.width} x HEIGHT {pc.height} for "
+                           f"{len(pc.points)} points): only a cloud with one point per pixel is an RGB-D frame")
+    frame = organised_cloud_to_rgbd(pc.points.reshape(pc.height, pc.width, 3), pc.rgb)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(out / "color.png"), frame.color[..., ::-1])
+    depth_mm = np.clip(np.round(frame.depth * 1000.0), 0, 65535).astype(np.uint16)
+    cv2.imwrite(str(out / "depth.png"), depth_mm)
+    (out / "intrinsics.json").write_text(json.dumps(frame.camera.to_camera_info(), indent=2) + "\n")
+    c = frame.camera
+    print(f"{args.cloud} -> {out}/color.png, depth.png (16-bit mm), intrinsics.json: {c.width}x{c.height}, "
+          f"fx={c.fx:.2f} fy={c.fy:.2f} cx={c.cx:.2f} cy={c.cy:.2f}, fit residual {frame.reprojection_rms_px:.4f} px")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from semcorr_core.bench.report import write_report
 
@@ -199,6 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--vis", type=Path, default=None, help="write the picture here (PNG)")
     d.add_argument("--canonical-map", type=Path, default=None, help="write the (H, W, 3) canonical map here (.npy)")
     d.set_defaults(func=cmd_detect)
+
+    c = sub.add_parser("pcd-to-rgbd", help="organised .pcd cloud -> color.png, depth.png (16-bit mm), "
+                                           "intrinsics.json (fitted) for `semcorr detect`")
+    c.add_argument("cloud", type=Path, help="organised PCD file (WIDTH x HEIGHT points, x y z [rgb])")
+    c.add_argument("--out", required=True, type=Path, help="output directory")
+    c.set_defaults(func=cmd_pcd_to_rgbd)
 
     b = sub.add_parser("bench", help="measure speed/accuracy figures, print JSON (and write --report)")
     b.add_argument("what", choices=["synth", "geodesic", "embed3d"])
