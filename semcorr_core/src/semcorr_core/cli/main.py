@@ -169,6 +169,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
             raise SemcorrError("bench embed3d needs --bundle (written by `semcorr train embed3d`)")
         report = run_embed3d_bench(str(args.bundle), args.category, n_instances=args.instances, seed=args.seed,
                                    rotation=args.rotation, partial_views=args.partial_views)
+    elif args.what == "pipeline":
+        from semcorr_core.bench.pipeline import run_pipeline_bench
+
+        report = run_pipeline_bench(args.category, args.frames, args.seed,
+                                    bundle_path=None if args.bundle is None else str(args.bundle),
+                                    gt_mask=args.gt_mask, noise=not args.no_noise)
     elif args.what == "geodesic":
         from semcorr_core.bench.geodesic import geodesic_accuracy_report
         from semcorr_core.bench.report import new_report
@@ -233,8 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_pcd_to_rgbd)
 
     b = sub.add_parser("bench", help="measure speed/accuracy figures, print JSON (and write --report)")
-    b.add_argument("what", choices=["synth", "geodesic", "embed3d"])
-    b.add_argument("--bundle", type=Path, default=None, help="model bundle (embed3d)")
+    b.add_argument("what", choices=["synth", "geodesic", "embed3d", "pipeline"])
+    b.add_argument("--bundle", type=Path, default=None,
+                   help="model bundle (embed3d: required; pipeline: default the shipped one)")
+    b.add_argument("--gt-mask", action="store_true", help="pipeline: give the detector the true instance masks")
     b.add_argument("--instances", type=int, default=12, help="held-out test instances (embed3d)")
     b.add_argument("--partial-views", type=int, default=4, help="single views rendered per test instance (embed3d)")
     b.add_argument("--rotation", choices=["z", "so3"], default="z",
