@@ -71,3 +71,12 @@ def test_pcd_to_rgbd_refuses_an_unorganised_cloud(tmp_path):
                    "POINTS 3\nDATA ascii\n0 0 1\n1 0 1\n0 1 1\n")
     r = run("pcd-to-rgbd", str(bad), "--out", str(tmp_path / "o"), check=False)
     assert r.returncode == 2 and "not an organised cloud" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bench_pipeline_runs_the_shipped_detector(tmp_path):
+    report = tmp_path / "p.json"
+    run("bench", "pipeline", "--category", "can", "--frames", "2", "--gt-mask", "--report", str(report))
+    d = json.loads(report.read_text())
+    assert d["bench"] == "pipeline" and d["frames"] == 2 and d["masks"] == "ground truth"
+    assert 0.0 <= d["detection_rate"] <= 1.0 and d["latency_ms_median"]["total"] > 0
+    assert set(d["targets"]) >= {"visible", "occluded"}

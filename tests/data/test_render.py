@@ -180,3 +180,20 @@ def test_lambert_shading_of_the_support_plane():
         plane = (f.instance_mask == 0) & (f.depth_clean > 0)
         means.append(f.color[plane].astype(float).mean())
     assert means[1] / means[0] == pytest.approx(scene.ambient, rel=0.02)
+
+
+def test_camera_next_to_an_object_casts_every_ray():
+    """A mesh reaching behind the camera has no finite image box: every pixel is ray cast (this
+    used to fail with a shape mismatch in bench pipeline)."""
+    config = SceneConfig(width=80, height=60, distractors_per_scene=(0, 0))
+    rng = np.random.default_rng(3)
+    scene = sample_scene([_can()], rng, config)
+    centre = scene.objects[0].pose[:3, 3] + np.array([0.0, 0.0, 0.05])
+    scene.camera_pose = look_at(centre + np.array([0.0, 0.03, 0.0]), centre + np.array([0.0, 0.5, 0.0]),
+                                up=(0.0, 0.0, 1.0))  # inside the can's radius, looking out through its wall
+    renderer = RaycastRenderer(config.camera())
+    verts = [apply_transform(invert_transform(scene.camera_pose), o.vertices @ o.pose[:3, :3].T + o.pose[:3, 3])
+             for o in scene.objects]
+    assert len(renderer._object_region(verts)) == 80 * 60
+    f = renderer.render(scene, rng, DepthNoiseConfig(enabled=False))
+    assert f.depth.shape == (60, 80) and (f.instance_mask == 1).sum() > 100

@@ -40,7 +40,7 @@ class RaycastRenderer:
         self._dirs64 = camera.pixel_rays().reshape(-1, 3)  # z = 1 directions, float64 for exact hits
         self._dirs = self._dirs64.astype(np.float32).reshape(camera.height, camera.width, 3)
         rays = np.concatenate([np.zeros_like(self._dirs), self._dirs], axis=-1)
-        self._rays = o3d.core.Tensor(np.ascontiguousarray(rays))
+        self._rays = o3d.core.Tensor(np.ascontiguousarray(rays.reshape(-1, 6)))  # flat, like a region table
         self._unit_dirs = (self._dirs64 / np.linalg.norm(self._dirs64, axis=1, keepdims=True)).astype(np.float32)
         self._noise = GaussianNoisePool(camera.shape, seed=noise_pool_seed)
         self._pool: ThreadPoolExecutor | None = None
