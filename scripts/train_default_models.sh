@@ -2,8 +2,8 @@
 # Produce the shipped default embedding bundles (semcorr_core/.../models/default/embed3d_<cat>.pt)
 # with our own training command and the committed configs, then benchmark each one.
 #   scripts/train_default_models.sh [category ...] [-- key=value overrides for semcorr train]
-# Seeded: the same machine type reproduces the same weights. Runs on CPU (about 15 min per
-# category on 2 cores) or on a GPU when torch sees one (train.device=auto).
+# Seeded: the same machine type reproduces the same weights. Runs on CPU (7-9 min per category,
+# the mug 19 min, on 2 cores) or on a GPU when torch sees one (train.device=auto).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEMCORR=${SEMCORR:-.venv/bin/semcorr}
