@@ -248,7 +248,7 @@ def train_embed3d(cfg: Mapping[str, Any]) -> dict:
         # time), the one cue to a hidden part's side (a mug whose handle is out of sight has it
         # at the back). Complete clouds have no viewer: any heading.
         turn = (None if partial_heading == "random"
-                else torch.tensor([m != "partial" for m in batch["mode"]], dtype=torch.bool))
+                else torch.tensor([mode != "partial" for mode in batch["mode"]], dtype=torch.bool))
         R = random_upright_rotations(len(pts), tilt_deg, device=pts.device, random_heading=turn)
         emb = m(normalise_clouds(pts @ R.transpose(1, 2)))
         loss = emb.new_zeros(())
