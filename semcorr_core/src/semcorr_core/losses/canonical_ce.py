@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from semcorr_core.errors import InputError
-from semcorr_core.losses.keypoint_ce import keypoint_logits
+from semcorr_core.losses.keypoint_ce import keypoint_logits, masked_soft_cross_entropy
 
 __all__ = ["soft_canonical_targets", "canonical_ce_loss", "DenseCanonicalCrossEntropy"]
 
@@ -95,16 +95,8 @@ def canonical_ce_loss(
     if not isinstance(targets, torch.Tensor) or targets.shape != (B, N, C):
         raise InputError(f"{where}: targets must be ({B}, {N}, {C}) (one distribution over the {C} classes per point), "
                          f"got {tuple(getattr(targets, 'shape', ()))}")
-    if valid is None:
-        valid = torch.ones(B, N, dtype=torch.bool, device=embeddings.device)
-    elif not isinstance(valid, torch.Tensor) or valid.dtype != torch.bool or valid.shape != (B, N):
-        raise InputError(f"{where}: valid must be a bool ({B}, {N}) tensor, got "
-                         f"{getattr(valid, 'dtype', type(valid).__name__)} {tuple(getattr(valid, 'shape', ()))}")
     logits = keypoint_logits(embeddings, descriptors, temperature)  # (B, N, C)
-    nll = -(targets.to(logits.dtype) * torch.log_softmax(logits, dim=-1)).sum(-1)  # (B, N)
-    valid = valid.to(embeddings.device)
-    n = int(valid.sum())
-    return torch.where(valid, nll, torch.zeros_like(nll)).sum() / max(n, 1)
+    return masked_soft_cross_entropy(logits, targets, valid, where)
 
 
 class DenseCanonicalCrossEntropy(nn.Module):

@@ -40,6 +40,26 @@ __all__ = ["keypoint_logits", "keypoint_ce_loss", "KeypointCrossEntropy"]
 _REDUCTIONS = ("image_mean", "mean", "sum", "none")
 
 
+def masked_soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, valid: Optional[torch.Tensor],
+                              where: str) -> torch.Tensor:
+    """Mean over valid rows of ``-sum_j targets * log_softmax(logits)`` along the last axis.
+
+    ``logits`` and ``targets`` ``(B, R, J)``; ``valid`` ``(B, R)`` bool or ``None`` (all rows).
+    Returns a scalar, 0 (with a graph) when no row is valid. The shared core of the dense
+    canonical cross-entropy (rows = points, softmax over classes) and keypoint retrieval (rows =
+    keypoints, softmax over points).
+    """
+    B, R = logits.shape[:2]
+    if valid is None:
+        valid = torch.ones(B, R, dtype=torch.bool, device=logits.device)
+    elif not isinstance(valid, torch.Tensor) or valid.dtype != torch.bool or valid.shape != (B, R):
+        raise InputError(f"{where}: valid must be a bool ({B}, {R}) tensor, got "
+                         f"{getattr(valid, 'dtype', type(valid).__name__)} {tuple(getattr(valid, 'shape', ()))}")
+    nll = -(targets.to(logits.dtype) * torch.log_softmax(logits, dim=-1)).sum(-1)  # (B, R)
+    valid = valid.to(logits.device)
+    return torch.where(valid, nll, torch.zeros_like(nll)).sum() / max(int(valid.sum()), 1)
+
+
 def _check_temperature(temperature, ref: torch.Tensor, where: str) -> torch.Tensor:
     if isinstance(temperature, torch.Tensor):
         if temperature.numel() != 1 or not temperature.is_floating_point():

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from semcorr_core.errors import InputError
-from semcorr_core.losses.keypoint_ce import keypoint_logits
+from semcorr_core.losses.keypoint_ce import keypoint_logits, masked_soft_cross_entropy
 
 __all__ = ["keypoint_retrieval_targets", "keypoint_retrieval_loss", "KeypointRetrieval"]
 
@@ -77,15 +77,8 @@ def keypoint_retrieval_loss(embeddings: torch.Tensor, descriptors: torch.Tensor,
     if not isinstance(targets, torch.Tensor) or targets.shape != (B, K, N):
         raise InputError(f"{where}: targets must be ({B}, {K}, {N}) (one distribution over the points per "
                          f"keypoint), got {tuple(getattr(targets, 'shape', ()))}")
-    if valid is None:
-        valid = torch.ones(B, K, dtype=torch.bool, device=embeddings.device)
-    elif not isinstance(valid, torch.Tensor) or valid.dtype != torch.bool or valid.shape != (B, K):
-        raise InputError(f"{where}: valid must be a bool ({B}, {K}) tensor, got "
-                         f"{getattr(valid, 'dtype', type(valid).__name__)} {tuple(getattr(valid, 'shape', ()))}")
     logits = keypoint_logits(embeddings, descriptors, temperature).transpose(1, 2)  # (B, K, N)
-    nll = -(targets.to(logits.dtype) * torch.log_softmax(logits, dim=-1)).sum(-1)  # (B, K)
-    valid = valid.to(embeddings.device)
-    return torch.where(valid, nll, torch.zeros_like(nll)).sum() / max(int(valid.sum()), 1)
+    return masked_soft_cross_entropy(logits, targets, valid, where)
 
 
 class KeypointRetrieval(nn.Module):
