@@ -117,7 +117,6 @@ def _pck_fields(name: str, result: dict) -> dict:
     return {name: result["pck"], f"{name}_n": result["n"]}
 
 
-
 def run_embed3d_bench(bundle_path: str, category: str, n_instances: int = 12, n_points: int = 1024,
                       seed: int = 0, threshold_frac: float = 0.05, device: str = "cpu",
                       rotation: str = "z", partial_views: int = 4) -> dict:
@@ -168,12 +167,16 @@ def run_embed3d_bench(bundle_path: str, category: str, n_instances: int = 12, n_
         rows.append(keypoint_geodesic_rows(s, symmetry, orbit_tol=0.01 * canon_diag))
         scales.append(diag)
     all_cols = list(range(len(names)))
-    results = {}
     trained = [embed_points(model, s.points, device) for s in complete]
     trained_partial = [embed_points(model, s.points, device) for s in partial]
     rand = [embed_points(random_model, s.points, device) for s in complete]
     fpfh = [fpfh_descriptors(s.points, radius=0.1 * sc) for s, sc in zip(complete, scales)]
     proto = bundle.prototype.keypoint_embeddings.numpy()
+    transfer = {
+        "full": _pck_transfer(trained, proto, complete, seen, threshold_frac, symmetry),
+        "partial": _pck_transfer(trained_partial, proto, partial, seen, threshold_frac, symmetry),
+        "unseen": _pck_transfer(trained, proto, complete, unseen, threshold_frac, symmetry),
+    }
     report = new_report(
         "embed3d",
         category=category,
@@ -189,18 +192,14 @@ def run_embed3d_bench(bundle_path: str, category: str, n_instances: int = 12, n_
         mge_trained=_mge(trained, complete, rows, scales, all_cols),
         mge_random=_mge(rand, complete, rows, scales, all_cols),
         mge_fpfh=_mge(fpfh, complete, rows, scales, all_cols),
-        **_pck_fields("pck3d_full", results.setdefault(
-            "full", _pck_transfer(trained, proto, complete, seen, threshold_frac, symmetry))),
-        **_pck_fields("pck3d_partial", results.setdefault(
-            "partial", _pck_transfer(trained_partial, proto, partial, seen, threshold_frac, symmetry))),
-        **_pck_fields("pck3d_unseen", results.setdefault(
-            "unseen", _pck_transfer(trained, proto, complete, unseen, threshold_frac, symmetry))),
+        **_pck_fields("pck3d_full", transfer["full"]),
+        **_pck_fields("pck3d_partial", transfer["partial"]),
+        **_pck_fields("pck3d_unseen", transfer["unseen"]),
         pck3d_threshold="5% of the canonical bbox diagonal" if threshold_frac == 0.05 else f"{threshold_frac:g} x bbox diagonal",
         targets={"mge_trained": "<= 0.5 x mge_random and < mge_fpfh", "pck3d_full": ">= 0.90", "pck3d_partial": ">= 0.80"},
     )
     # per keypoint: full/partial (seen keypoints) or unseen (held out), each [hits, keypoints counted]
     report["per_keypoint"] = {
-        names[k]: {kind: counts for kind in ("full", "partial", "unseen")
-                   for kk, counts in results[kind]["per_keypoint"].items() if kk == k}
+        names[k]: {kind: result["per_keypoint"][k] for kind, result in transfer.items() if k in result["per_keypoint"]}
         for k in all_cols}
     return report
