@@ -28,6 +28,7 @@ from scipy.sparse.csgraph import connected_components
 
 from semcorr_core.errors import InputError, InvalidDepthError
 from semcorr_core.geometry.camera import PinholeCamera
+from semcorr_core.geometry.transforms import gravity_frame
 
 __all__ = ["SupportPlane", "Segmentation", "fit_support_plane", "segment_objects"]
 
@@ -106,8 +107,8 @@ def fit_support_plane(points: np.ndarray, *, threshold: float = 0.01, max_iterat
 
 def segment_objects(depth: np.ndarray, camera: PinholeCamera, *, plane: Optional[SupportPlane] = None,
                     min_height: float = 0.005, max_height: float = 1.5, cluster_tolerance: float = 0.015,
-                    min_cell_points: int = 2, absorb_fraction: float = 0.7, min_pixels: int = 150, plane_threshold: float = 0.01, stride: int = 2,
-                    seed: int = 0) -> Segmentation:
+                    min_cell_points: int = 2, absorb_fraction: float = 0.7, min_pixels: int = 150,
+                    plane_threshold: float = 0.01, stride: int = 2, seed: int = 0) -> Segmentation:
     """Instances standing on the support plane of a depth image (see the module docstring).
 
     depth: ``(H, W)`` float metres, 0 = no reading. stride: pixel step of the plane-fit sample.
@@ -178,11 +179,7 @@ def _join_by_footprint(points: np.ndarray, pieces: np.ndarray, normal: np.ndarra
     """Labels 1..M per point (0 = a speck in no dense cell): where the top-down cells of two image
     pieces (square, side ``cell``, at least ``min_cell_points`` points) touch (8-neighbourhood),
     the smaller joins the larger if it has at most ``absorb_fraction`` of its points."""
-    helper = np.array([1.0, 0.0, 0.0]) if abs(normal[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
-    a = np.cross(normal, helper)
-    a /= np.linalg.norm(a)
-    b = np.cross(normal, a)
-    uv = np.stack([points @ a, points @ b], axis=1)
+    uv = points @ gravity_frame(normal)[:2].T  # coordinates in the plane
     lo = uv.min(0)
     cell = max(cell, float((uv.max(0) - lo).max()) / (_MAX_CELLS - 1))  # huge scenes: coarser cells
     ij = np.floor((uv - lo) / cell).astype(np.int64) + 1  # a free border for the neighbour offsets
@@ -196,13 +193,8 @@ def _join_by_footprint(points: np.ndarray, pieces: np.ndarray, normal: np.ndarra
     n_pieces = int(pieces.max()) + 1
     # owner piece of every dense cell (any one) and links between pieces sharing or touching cells
     links_a, links_b = [dense_piece], [dense_piece]
-    cell_owner = {}
-    for p, c in zip(dense_piece.tolist(), dense_cell.tolist()):
-        cell_owner.setdefault(c, p)
-    owner_cells = np.fromiter(cell_owner.keys(), np.int64)
-    owner_piece = np.fromiter(cell_owner.values(), np.int64)
-    order = np.argsort(owner_cells)
-    owner_cells, owner_piece = owner_cells[order], owner_piece[order]
+    owner_cells, first = np.unique(dense_cell, return_index=True)  # sorted cells, one owner each
+    owner_piece = dense_piece[first]
     for dy in (-1, 0, 1):
         for dx in (-1, 0, 1):
             q = dense_cell + dy * shape[1] + dx
@@ -232,8 +224,8 @@ def _absorb_small_pieces(sizes: np.ndarray, pairs: np.ndarray, absorb_fraction: 
             i = parent[i]
         return i
 
-    order = np.argsort(-np.maximum(sizes[pairs[:, 0]], sizes[pairs[:, 1]]), kind="stable") if len(pairs) else []
-    for a, b in pairs[order] if len(pairs) else []:
+    order = np.argsort(-np.maximum(sizes[pairs[:, 0]], sizes[pairs[:, 1]]), kind="stable")
+    for a, b in pairs[order]:
         ra, rb = root(int(a)), root(int(b))
         if ra == rb:
             continue
