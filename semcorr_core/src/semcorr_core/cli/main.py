@@ -132,10 +132,10 @@ def cmd_pcd_to_rgbd(args: argparse.Namespace) -> int:
     import json
 
     import cv2
-    import numpy as np
 
     from semcorr_core.data.keypointnet import read_pcd
     from semcorr_core.data.organised_cloud import organised_cloud_to_rgbd
+    from semcorr_core.data.rgbd import depth_to_millimetres
 
     pc = read_pcd(args.cloud)
     if pc.height <= 1 or pc.width * pc.height != len(pc.points):
@@ -145,8 +145,7 @@ def cmd_pcd_to_rgbd(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(out / "color.png"), frame.color[..., ::-1])
-    depth_mm = np.clip(np.round(frame.depth * 1000.0), 0, 65535).astype(np.uint16)
-    cv2.imwrite(str(out / "depth.png"), depth_mm)
+    cv2.imwrite(str(out / "depth.png"), depth_to_millimetres(frame.depth))
     (out / "intrinsics.json").write_text(json.dumps(frame.camera.to_camera_info(), indent=2) + "\n")
     c = frame.camera
     print(f"{args.cloud} -> {out}/color.png, depth.png (16-bit mm), intrinsics.json: {c.width}x{c.height}, "

@@ -90,6 +90,12 @@ def depth_to_metres(depth: np.ndarray, depth_scale: float | None = None) -> np.n
     return metres
 
 
+def depth_to_millimetres(depth_m: np.ndarray) -> np.ndarray:
+    """Float metres (0 = no reading) -> ``16UC1`` millimetres, the common driver encoding:
+    rounded, clipped to the uint16 range (0 stays "no reading")."""
+    return np.clip(np.round(np.asarray(depth_m) * 1000.0), 0, 65535).astype(np.uint16)
+
+
 def make_rgbd(
     color: np.ndarray,
     depth: np.ndarray,

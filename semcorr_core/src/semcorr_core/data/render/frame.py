@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from semcorr_core.data.rgbd import depth_to_millimetres
 from semcorr_core.geometry.camera import PinholeCamera
 
 BACKGROUND_ID = 0
@@ -86,4 +87,4 @@ class Frame:
     @property
     def depth_mm(self) -> np.ndarray:
         """Depth as a 16UC1 image in millimetres (0 = invalid), the common driver encoding."""
-        return np.clip(np.round(self.depth * 1000.0), 0, 65535).astype(np.uint16)
+        return depth_to_millimetres(self.depth)
