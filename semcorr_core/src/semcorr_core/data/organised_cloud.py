@@ -56,7 +56,7 @@ def fit_pinhole_intrinsics(points: np.ndarray, min_points: int = 100) -> tuple[P
 def organised_cloud_to_rgbd(points: np.ndarray, rgb: np.ndarray | None = None) -> OrganisedRGBD:
     """Colour, depth and fitted intrinsics of an organised cloud.
 
-    points: ``(H, W, 3)`` or ``(H * W, 3)`` with ``width``-major rows reshaped by the caller;
+    points: ``(H, W, 3)`` (reshape a PCD's ``WIDTH x HEIGHT`` list row by row first);
     rgb: ``(H, W, 3)`` or ``(H * W, 3)`` uint8, optional.
     """
     p = np.asarray(points, dtype=np.float64)
