@@ -3,6 +3,8 @@ the dataset and DataLoader workers, Eq. 2 set distances, bad input."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -275,3 +277,43 @@ def test_dataset_cache_returns_the_same_samples_without_redrawing(mugs, monkeypa
         _equal(again, first[i])
         again.points = None  # callers replacing a field do not corrupt the cache
         assert cached[i].points is not None
+
+
+def test_parts_seen_counts_points_per_part(mug):
+    from semcorr_core.data.point_clouds import parts_seen
+
+    s = complete_cloud(mug, 512, np.random.default_rng(0))
+    shape = mug.shape
+    assert {"body", "handle"} <= set(parts_seen(s.face_id, mug)) <= set(shape.part_names)
+    on_handle = np.asarray(shape.face_parts)[s.face_id] == shape.part_names.index("handle")
+    # keep 9 handle points: below the default threshold of 10, so the handle is not seen
+    keep = np.concatenate([np.flatnonzero(~on_handle), np.flatnonzero(on_handle)[:9]])
+    thin = dataclasses.replace(s, face_id=np.concatenate([s.face_id[keep], [-1, -1]]))  # -1: no face
+    assert "handle" not in parts_seen(thin.face_id, mug)
+    assert "handle" in parts_seen(thin.face_id, mug, min_points=9)
+    bare = dataclasses.replace(shape, face_parts=None, part_names=())
+    assert parts_seen(s.face_id, bare) == ()
+
+
+def test_view_symmetry_mug_without_handle_is_rotation_symmetric():
+    from semcorr_core.data.categories import get_category
+
+    mug_spec, bottle_spec = get_category("mug"), get_category("bottle")
+    assert mug_spec.view_symmetry(("body", "handle")).kind == "reflection"
+    assert mug_spec.view_symmetry(("body",)).kind == "rotation_z"
+    assert mug_spec.view_symmetry(()).kind == "rotation_z"
+    assert get_category("chair").view_symmetry(()).kind == "reflection"
+    assert bottle_spec.view_symmetry(()).kind == "rotation_z"
+
+
+def test_rendered_mug_views_with_hidden_handle_observe_no_handle_keypoint(mug):
+    from semcorr_core.data.point_clouds import parts_seen
+
+    seen = []
+    for v in range(10):
+        s = partial_cloud(mug, 256, np.random.default_rng([3, v]), frame="gravity")
+        handle_seen = "handle" in parts_seen(s.face_id, mug)
+        seen.append(handle_seen)
+        if not handle_seen:
+            assert s.keypoint_index[s.keypoint_names.index("handle_outer")] < 0
+    assert any(seen) and not all(seen)

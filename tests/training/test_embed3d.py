@@ -65,6 +65,8 @@ def test_bench_embed3d_reports_every_figure(tiny_bundle, tmp_path):
         assert (d[key] is None and d[f"{key}_n"] == 0) or 0.0 <= d[key] <= 1.0
     assert d["pck3d_full_n"] == 3 and d["pck3d_unseen_n"] == 3  # one seen, one unseen keypoint x 3 clouds
     assert d["holdout_keypoints"] == ["top_center"]
+    # a can has no part whose sight breaks its symmetry: partial and partial_strict agree
+    assert d["partial_views_symmetric"] == 0 and d["pck3d_partial_strict"] == d["pck3d_partial"]
     # per keypoint: the seen one counted in full (and partial where observed), the held-out one as unseen
     assert set(d["per_keypoint"]) == {"top_center", "bottom_center"}
     assert d["per_keypoint"]["top_center"]["unseen"][1] == 3 and "full" not in d["per_keypoint"]["top_center"]

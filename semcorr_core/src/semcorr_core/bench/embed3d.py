@@ -10,7 +10,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from semcorr_core.bench.report import new_report
-from semcorr_core.data.point_clouds import complete_cloud, partial_cloud, prepare_shape
+from semcorr_core.data.point_clouds import complete_cloud, partial_cloud, parts_seen, prepare_shape
 from semcorr_core.data.shapes import generate_shapes
 from semcorr_core.errors import InputError
 from semcorr_core.keypoints import nearest_embedding_transfer
@@ -91,13 +91,14 @@ def _mge(embeddings: list[np.ndarray], samples, rows: list[dict[int, np.ndarray]
 
 
 def _pck_transfer(embeddings: list[np.ndarray], proto_emb: np.ndarray, samples, columns,
-                  threshold_frac: float, symmetry: Symmetry) -> dict:
+                  threshold_frac: float, symmetries: list[Symmetry]) -> dict:
     """{"pck": fraction correct or None when no keypoint was observed, "n": keypoints counted,
-    "per_keypoint": {column: [hits, n]}}. ``embeddings[i]`` is the (N, D) embedding of ``samples[i]``."""
+    "per_keypoint": {column: [hits, n]}}. ``embeddings[i]`` is the (N, D) embedding of
+    ``samples[i]``, compared modulo ``symmetries[i]``."""
     hits, total = 0, 0
     per_keypoint = {int(k): [0, 0] for k in columns}
     q = torch.as_tensor(proto_emb, dtype=torch.float32)
-    for s, e in zip(samples, embeddings):
+    for s, e, symmetry in zip(samples, embeddings, symmetries):
         pts = torch.as_tensor(s.points, dtype=torch.float32)[None]
         pred = nearest_embedding_transfer(q, pts, torch.as_tensor(e)[None]).index[0].numpy()
         diag = np.linalg.norm(np.nanmax(s.canonical, 0) - np.nanmin(s.canonical, 0))
@@ -134,8 +135,9 @@ def run_embed3d_bench(bundle_path: str, category: str, n_instances: int = 12, n_
     most similar embedding; correct when that point's canonical coordinate is within
     ``threshold_frac`` of the canonical bounding-box diagonal of the keypoint's anchor. full =
     complete clouds; partial = ``partial_views`` rendered noisy single views per instance (only
-    keypoints observed in the view
-    count); unseen = keypoints held out in training. Both metrics respect a declared rotation
+    keypoints observed in the view count), compared modulo the symmetry the view shows
+    (:meth:`CategorySpec.view_symmetry`: a mug whose handle is out of sight is rotation-symmetric);
+    partial_strict = the same views modulo the category's symmetry only; unseen = keypoints held out in training. Both metrics respect a declared rotation
     symmetry about z, and treat an off-surface keypoint on the category axis as its ring of nearest
     surface points (:func:`keypoint_place_symmetry`, :func:`keypoint_geodesic_rows`).
     """
@@ -172,10 +174,14 @@ def run_embed3d_bench(bundle_path: str, category: str, n_instances: int = 12, n_
     rand = [embed_points(random_model, s.points, device) for s in complete]
     fpfh = [fpfh_descriptors(s.points, radius=0.1 * sc) for s, sc in zip(complete, scales)]
     proto = bundle.prototype.keypoint_embeddings.numpy()
+    spec = get_category(category)
+    view_symmetry = [spec.view_symmetry(parts_seen(p.face_id, shapes[i // partial_views])) for i, p in enumerate(partial)]
     transfer = {
-        "full": _pck_transfer(trained, proto, complete, seen, threshold_frac, symmetry),
-        "partial": _pck_transfer(trained_partial, proto, partial, seen, threshold_frac, symmetry),
-        "unseen": _pck_transfer(trained, proto, complete, unseen, threshold_frac, symmetry),
+        "full": _pck_transfer(trained, proto, complete, seen, threshold_frac, [symmetry] * len(complete)),
+        "partial": _pck_transfer(trained_partial, proto, partial, seen, threshold_frac, view_symmetry),
+        "partial_strict": _pck_transfer(trained_partial, proto, partial, seen, threshold_frac,
+                                        [symmetry] * len(partial)),
+        "unseen": _pck_transfer(trained, proto, complete, unseen, threshold_frac, [symmetry] * len(complete)),
     }
     report = new_report(
         "embed3d",
@@ -194,6 +200,9 @@ def run_embed3d_bench(bundle_path: str, category: str, n_instances: int = 12, n_
         mge_fpfh=_mge(fpfh, complete, rows, scales, all_cols),
         **_pck_fields("pck3d_full", transfer["full"]),
         **_pck_fields("pck3d_partial", transfer["partial"]),
+        **_pck_fields("pck3d_partial_strict", transfer["partial_strict"]),
+        symmetric_unless_seen=list(spec.symmetric_unless_seen),
+        partial_views_symmetric=sum(v.kind == "rotation_z" and symmetry.kind != "rotation_z" for v in view_symmetry),
         **_pck_fields("pck3d_unseen", transfer["unseen"]),
         pck3d_threshold="5% of the canonical bbox diagonal" if threshold_frac == 0.05 else f"{threshold_frac:g} x bbox diagonal",
         targets={"mge_trained": "<= 0.5 x mge_random and < mge_fpfh", "pck3d_full": ">= 0.90", "pck3d_partial": ">= 0.80"},

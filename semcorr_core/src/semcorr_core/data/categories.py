@@ -26,6 +26,11 @@ class CategorySpec:
     frame. frame: one-line canonical-frame description. keypoint_definitions: name -> definition.
     surface_keypoints: the keypoints that lie on the object's surface for every procedural instance
     (the others are geometric points on the axis, e.g. the centre of an open rim).
+    symmetric_unless_seen: mesh parts whose sight breaks a rotation symmetry about z. A mug whose
+    handle is hidden looks the same from every heading, so where its handle is (and with it
+    ``rim_front``) is not determined by the view; evaluation then compares it like a
+    rotation-symmetric category (the NOCS convention for mugs, Wang et al. 2019). Empty for
+    categories whose ``symmetry`` always holds.
     """
 
     name: str
@@ -34,6 +39,14 @@ class CategorySpec:
     frame: str
     keypoint_definitions: dict[str, str] = field(default_factory=dict)
     surface_keypoints: tuple[str, ...] = ()
+    symmetric_unless_seen: tuple[str, ...] = ()
+
+    def view_symmetry(self, seen_parts) -> Symmetry:
+        """The symmetry a view shows: rotation about z when none of ``symmetric_unless_seen`` is
+        among ``seen_parts`` (names of the mesh parts visible in the view), else ``symmetry``."""
+        if self.symmetric_unless_seen and not set(self.symmetric_unless_seen) & set(seen_parts):
+            return _ROT_Z
+        return self.symmetry
 
     def to_dict(self) -> dict:
         return {
@@ -43,6 +56,7 @@ class CategorySpec:
             "keypoint_definitions": dict(self.keypoint_definitions),
             "surface_keypoints": list(self.surface_keypoints),
             "symmetry": self.symmetry.to_dict(),
+            "symmetric_unless_seen": list(self.symmetric_unless_seen),
         }
 
 
@@ -66,6 +80,7 @@ CATEGORIES: dict[str, CategorySpec] = {
             "rim_front": "outer rim edge opposite the handle: (-R_top, 0, H)",
         },
         surface_keypoints=("bottom_center", "handle_top", "handle_bottom", "handle_outer", "rim_front"),
+        symmetric_unless_seen=("handle",),
     ),
     "bottle": CategorySpec(
         name="bottle",

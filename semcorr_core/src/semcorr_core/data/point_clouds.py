@@ -94,6 +94,7 @@ __all__ = [
     "set_distance_matrix",
     "sample_rng",
     "random_similarity",
+    "parts_seen",
 ]
 
 Mode = Literal["complete", "partial", "mixed"]
@@ -721,6 +722,19 @@ def partial_cloud(
         category=s.category,
         mode="partial",
     )
+
+
+def parts_seen(face_ids: np.ndarray, shape: ShapeInstance | PreparedShape, min_points: int = 10) -> tuple[str, ...]:
+    """Names of the mesh parts of ``shape`` hit by at least ``min_points`` of ``face_ids`` (the
+    face of each point of a view, e.g. ``EmbeddingSample.face_id`` or a frame's object pixels;
+    negative ids are ignored); empty when the mesh carries no part labels. A sliver of a few points
+    at the silhouette does not count as seeing a part."""
+    s = shape.shape if isinstance(shape, PreparedShape) else shape
+    if s.face_parts is None or not s.part_names:
+        return ()
+    ids = np.asarray(face_ids).ravel()
+    counts = np.bincount(np.asarray(s.face_parts)[ids[ids >= 0]], minlength=len(s.part_names))
+    return tuple(name for name, c in zip(s.part_names, counts) if c >= int(min_points))
 
 
 def _visible_in_order(obj, names: tuple[str, ...]) -> np.ndarray:
