@@ -27,6 +27,23 @@ def test_exact_recovery_by_hand():
     np.testing.assert_allclose(m.t, t, atol=1e-12)
 
 
+def test_floor_constraint_by_hand():
+    # the target sits 0.5 above the plane z = 0 the fit is told about: t_z stays 0 and the scale
+    # takes the heights, s = (sum q'.p' + sum p_z q_z) / (sum |p'_xy|^2 + sum p_z^2) = (2 + 1.5) / (2 + 1)
+    src = np.array([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    dst = src + np.array([0.0, 0.0, 0.5])
+    m = fit_upright_similarity(src, dst, floor_z=0.0)
+    np.testing.assert_allclose(m.R, np.eye(3), atol=1e-12)
+    assert m.s == pytest.approx(7.0 / 6.0)
+    np.testing.assert_allclose(m.t, [0.0, 0.0, 0.0], atol=1e-12)
+    # consistent data: the constraint changes nothing
+    t = np.array([0.3, -0.2, 0.1])
+    exact = fit_upright_similarity(src, 1.5 * src @ rotation_z(0.4).T + t, floor_z=0.1)
+    assert exact.s == pytest.approx(1.5) and np.allclose(exact.t, t)
+    with pytest.raises(InputError, match="floor_z"):
+        fit_upright_similarity(src, dst, floor_z=float("nan"))
+
+
 def test_scale_clamp_and_degenerate_input():
     src = _cloud()
     dst = 3.0 * src

@@ -33,6 +33,15 @@ def test_projection_visibility_and_snap_by_hand():
     np.testing.assert_allclose(out.xyz[0], obs[0])
     assert out.snapped.tolist() == [True, False, False, False]
     np.testing.assert_allclose(out.xyz[1], [0.0, 0.0, 1.05])  # by the pose alone
+    # a position found on the observation replaces the fitted one before the z-test: keypoint 1,
+    # occluded by the pose, comes onto the wall and is visible; NaN rows keep the fit
+    found = np.full((4, 3), np.nan)
+    found[1] = [0.0, 0.0, 1.0]
+    out = place_keypoints(kps, pose, CAM, depth, observed_xyz=found)
+    np.testing.assert_allclose(out.xyz[1], found[1])
+    assert out.visible.tolist() == [True, True, False, False]
+    with pytest.raises(InputError, match="observed_xyz"):
+        place_keypoints(kps, pose, CAM, depth, observed_xyz=found[:2])
 
 
 def test_bad_input():

@@ -6,7 +6,7 @@ canonical frame to the gravity frame is then fitted robustly:
 
 * categories without a rotation symmetry: :func:`~semcorr_core.alignment.upright.ransac_upright_similarity`
   (heading + scale + translation), hypotheses from 2 correspondences, inliers weighted by the
-  match similarity;
+  match similarity; with ``floor_z`` the canonical origin (bottom centre) stays on the support plane;
 * a category symmetric about its axis (bottle, bowl, can): the matched azimuth is arbitrary (the
   embedding is trained to ignore it), so only the radius ``r`` and height ``z`` of each match are
   used. The base stands on the support plane (height ``floor_z`` in the gravity frame), so
@@ -118,7 +118,7 @@ def align_to_prototype(points: np.ndarray, canonical: np.ndarray, similarity: np
         w = np.clip(np.asarray(similarity, dtype=np.float64), 0.0, None)
         result = ransac_upright_similarity(canonical, points, threshold=threshold, weights=w,
                                            max_iterations=max_iterations, s_min=scale_range[0], s_max=scale_range[1],
-                                           seed=rng)
+                                           floor_z=floor_z, seed=rng)
         model, inliers = result.model, result.inliers
         res = np.linalg.norm(model.apply(canonical) - points, axis=1)
     residual = float(np.median(res[inliers])) if inliers.any() else float("nan")

@@ -10,6 +10,12 @@ Closed form (weighted least squares of ``sum w_i |dst_i - (s Rz src_i + t)|^2``)
 centroids removed, ``theta = atan2(sum w (p_x q_y - p_y q_x), sum w (p_x q_x + p_y q_y))`` (2D
 Kabsch on xy), then ``s = sum w q . (Rz p) / sum w |p|^2`` (clamped to ``[s_min, s_max]``, exact
 because the objective is a convex quadratic in ``s`` for fixed ``theta``), ``t = mu_d - s Rz mu_s``.
+
+With ``floor_z`` (the support plane's height in the gravity frame) the canonical origin, the bottom
+centre of an object standing on the plane, is held at that height: ``t_z = floor_z``. The height
+of every match then speaks for the scale directly, ``s = (sum w q'_xy . Rz p'_xy + sum w p_z (q_z -
+floor_z)) / (sum w |p'_xy|^2 + sum w p_z^2)`` (primes: xy minus the weighted centroids), which
+stops a wrong scale trading against a vertical shift.
 """
 
 from __future__ import annotations
@@ -32,10 +38,12 @@ def _rz(theta: float) -> np.ndarray:
 
 
 def fit_upright_similarity(src: np.ndarray, dst: np.ndarray, weights: Optional[np.ndarray] = None, *,
-                           s_min: Optional[float] = None, s_max: Optional[float] = None) -> SimilarityTransform:
+                           s_min: Optional[float] = None, s_max: Optional[float] = None,
+                           floor_z: Optional[float] = None) -> SimilarityTransform:
     """Weighted least-squares ``(Rz(theta), t, s)`` mapping ``src`` onto ``dst`` (both ``(N, 3)``,
-    ``N >= 2``, gravity-aligned frames). Raises :class:`InputError` for bad input or a degenerate
-    set (all points on one vertical line: the heading is undefined)."""
+    ``N >= 2``, gravity-aligned frames); ``floor_z``: hold ``t_z`` there (module docstring). Raises
+    :class:`InputError` for bad input or a degenerate set (all points on one vertical line: the
+    heading is undefined)."""
     src = np.asarray(src, dtype=np.float64)
     dst = np.asarray(dst, dtype=np.float64)
     if src.ndim != 2 or src.shape[1] != 3 or dst.shape != src.shape:
@@ -56,15 +64,25 @@ def fit_upright_similarity(src: np.ndarray, dst: np.ndarray, weights: Optional[n
     if spread <= 1e-12 * max(float(w @ (p**2).sum(1)), 1e-30) or math.hypot(cross, dot) < 1e-15:
         raise InputError("fit_upright_similarity: the source points lie on one vertical line; the heading is undefined")
     R = _rz(math.atan2(cross, dot))
-    var = float(w @ (p**2).sum(1))
-    s = float(w @ (q * (p @ R.T)).sum(1)) / var
+    if floor_z is None:
+        var = float(w @ (p**2).sum(1))
+        s = float(w @ (q * (p @ R.T)).sum(1)) / var
+    else:
+        if not math.isfinite(floor_z):
+            raise InputError(f"fit_upright_similarity: floor_z must be finite, got {floor_z}")
+        pz, qz = src[:, 2], dst[:, 2] - float(floor_z)
+        num = float(w @ (q[:, :2] * (p @ R.T)[:, :2]).sum(1)) + float(w @ (pz * qz))
+        s = num / (spread + float(w @ pz**2))
     if s_min is not None:
         s = max(s, float(s_min))
     if s_max is not None:
         s = min(s, float(s_max))
     if s <= 0:
         raise InputError("fit_upright_similarity: the fitted scale is not positive (correspondences point the wrong way)")
-    return SimilarityTransform(R, mu_d - s * R @ mu_s, s)
+    t = mu_d - s * R @ mu_s
+    if floor_z is not None:
+        t[2] = float(floor_z)
+    return SimilarityTransform(R, t, s)
 
 
 class UprightRansacResult(NamedTuple):
@@ -77,9 +95,10 @@ class UprightRansacResult(NamedTuple):
 
 def ransac_upright_similarity(src: np.ndarray, dst: np.ndarray, *, threshold: float, weights: Optional[np.ndarray] = None,
                               max_iterations: int = 300, confidence: float = 0.999, s_min: Optional[float] = None,
-                              s_max: Optional[float] = None, min_inliers: int = 3,
+                              s_max: Optional[float] = None, min_inliers: int = 3, floor_z: Optional[float] = None,
                               seed: int | np.random.Generator = 0) -> UprightRansacResult:
-    """RANSAC over 2-point hypotheses of :func:`fit_upright_similarity` (seeded). Score: inlier
+    """RANSAC over 2-point hypotheses of :func:`fit_upright_similarity` (seeded; ``floor_z`` holds
+    every hypothesis and the refit on the support plane). Score: inlier
     weight (``weights``, default 1 each), ties broken by the truncated residual sum; the winner is
     refitted on its inliers twice. Raises :class:`InputError` when no hypothesis reaches
     ``min_inliers``."""
@@ -102,7 +121,7 @@ def ransac_upright_similarity(src: np.ndarray, dst: np.ndarray, *, threshold: fl
         it += 1
         i, j = rng.choice(n, size=2, replace=False)
         try:
-            model = fit_upright_similarity(src[[i, j]], dst[[i, j]], s_min=s_min, s_max=s_max)
+            model = fit_upright_similarity(src[[i, j]], dst[[i, j]], s_min=s_min, s_max=s_max, floor_z=floor_z)
         except InputError:
             continue
         res = np.linalg.norm(model.apply(src) - dst, axis=1)
@@ -118,7 +137,8 @@ def ransac_upright_similarity(src: np.ndarray, dst: np.ndarray, *, threshold: fl
         if inliers.sum() < max(min_inliers, 2):
             break
         try:
-            best = fit_upright_similarity(src[inliers], dst[inliers], w[inliers] + 1e-12, s_min=s_min, s_max=s_max)
+            best = fit_upright_similarity(src[inliers], dst[inliers], w[inliers] + 1e-12, s_min=s_min, s_max=s_max,
+                                          floor_z=floor_z)
         except InputError:
             break
         inliers = np.linalg.norm(best.apply(src) - dst, axis=1) < threshold

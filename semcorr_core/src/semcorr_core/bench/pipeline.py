@@ -16,6 +16,8 @@ left/right flip rate (categories with keypoint swaps); per-stage latency medians
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from semcorr_core.bench.embed3d import TEST_SEED_OFFSET
@@ -29,7 +31,7 @@ from semcorr_core.errors import InputError
 from semcorr_core.metrics import keypoint3d_errors, left_right_flip, pose_error
 from semcorr_core.pipeline import Detector, DetectorConfig
 
-__all__ = ["run_pipeline_bench"]
+__all__ = ["ABLATIONS", "run_pipeline_bench"]
 
 
 def _match(objects, gt_mask: np.ndarray):
@@ -42,26 +44,96 @@ def _match(objects, gt_mask: np.ndarray):
     return best
 
 
+ABLATIONS = {"prior_only": {"observe": False}}
+"""Detector variants the bench can run on the same frames: ``prior_only`` places every keypoint
+by the category-level fit (no descriptor match on the observed surface)."""
+
+
+class _Scores:
+    """Per-detector accumulator of the figures over the bench frames."""
+
+    def __init__(self, frames: int, K: int) -> None:
+        self.pred = np.full((frames, K, 3), np.nan)
+        self.pck2d = {0.05: [], 0.1: []}
+        self.rot, self.rot_strict, self.trans, self.scale, self.flips = [], [], [], [], []
+        self.timings: dict[str, list[float]] = {}
+        self.detected = 0
+
+    def add(self, f, result, gt_obj, ann, order, gt_f, vis_f, view_symmetry, spec, names) -> None:
+        for k, v in result.timings_ms.items():
+            self.timings.setdefault(k, []).append(v)
+        obj = _match(result.objects, gt_obj)
+        if obj is None:
+            self.pred[f] = np.inf
+            return
+        self.detected += 1
+        self.pred[f] = np.stack([k.xyz for k in obj.keypoints])
+        uv = np.array([[k.u, k.v] for k in obj.keypoints])
+        x, y, w, h = ann.bbox_xywh
+        size = max(w, h)
+        err2d = np.linalg.norm(uv - ann.keypoints_uv[order], axis=1)
+        if vis_f.any() and size > 0:
+            for a in self.pck2d:
+                self.pck2d[a].append(float(np.mean(err2d[vis_f] <= a * size)))
+        pose_args = (np.asarray(obj.pose.R), np.asarray(obj.pose.t), obj.pose.s, ann.pose[:3, :3], ann.pose[:3, 3], 1.0)
+        pe = pose_error(*pose_args, view_symmetry)
+        self.rot.append(float(pe.rotation_deg))
+        self.rot_strict.append(float(pose_error(*pose_args, spec.symmetry).rotation_deg))
+        self.trans.append(float(pe.translation_m))
+        self.scale.append(float(pe.scale_rel))
+        if spec.symmetry.keypoint_swaps:
+            fl = left_right_flip({n: self.pred[f, k] for k, n in enumerate(names)},
+                                 {n: gt_f[k] for k, n in enumerate(names)}, spec.symmetry)
+            self.flips.append(bool(fl.flipped))
+
+    def figures(self, gt, vis, names) -> dict:
+        res = keypoint3d_errors(self.pred, gt, visible=vis, thresholds=(0.01, 0.02), keypoint_names=names)
+
+        def group(s):
+            return None if s is None or s.count == 0 else {"n": s.count, "median_m": s.median,
+                                                           "pck3d_1cm": s.pck[0.01], "pck3d_2cm": s.pck[0.02]}
+
+        def med(v):
+            return float(np.median(v)) if v else None
+
+        return dict(
+            detection_rate=self.detected / len(gt),
+            visible=group(res.visible), occluded=group(res.occluded), all=group(res.all),
+            per_keypoint={n: group(s) for n, s in res.per_keypoint_type.items()},
+            pck2d_0p05=float(np.mean(self.pck2d[0.05])) if self.pck2d[0.05] else None,
+            pck2d_0p1=float(np.mean(self.pck2d[0.1])) if self.pck2d[0.1] else None,
+            rotation_error_deg_median=med(self.rot), rotation_error_deg_median_strict=med(self.rot_strict),
+            translation_error_m_median=med(self.trans), scale_error_median=med(self.scale),
+            flip_rate=(float(np.mean(self.flips)) if self.flips else None),
+            latency_ms_median={k: float(np.median(v)) for k, v in self.timings.items()},
+        )
+
+
 def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundle_path: str | None = None,
-                       n_instances: int = 20, gt_mask: bool = False, noise: bool = True) -> dict:
-    """Run the detector on ``frames`` rendered frames and report the figures (module docstring)."""
+                       n_instances: int = 20, gt_mask: bool = False, noise: bool = True,
+                       ablations: tuple[str, ...] = ()) -> dict:
+    """Run the detector on ``frames`` rendered frames and report the figures (module docstring);
+    each of ``ablations`` (names in :data:`ABLATIONS`) runs on the same frames and reports its
+    figures under ``ablations``."""
     if frames < 1:
         raise InputError(f"frames must be >= 1, got {frames}")
+    unknown = sorted(set(ablations) - set(ABLATIONS))
+    if unknown:
+        raise InputError(f"unknown ablation(s) {unknown}; known: {sorted(ABLATIONS)}")
     spec = get_category(category)
     detector = Detector.for_category(spec.name, bundle_path, config=DetectorConfig(seed=seed))
+    variants = {"main": detector}
+    for name in ablations:
+        variants[name] = Detector(detector.bundle, config=replace(detector.config, **ABLATIONS[name]))
     shapes = generate_shapes(spec.name, n_instances, TEST_SEED_OFFSET + 1000 + seed)
     cfg = SceneConfig(width=640, height=480, objects_per_scene=(1, 1), distractors_per_scene=(0, 4),
                       elevation_deg=(5.0, 80.0))
     renderer = RaycastRenderer(cfg.camera())
     names = detector.keypoint_names
     K = len(names)
-    pred = np.full((frames, K, 3), np.nan)
     gt = np.zeros((frames, K, 3))
     vis = np.zeros((frames, K), bool)
-    pck2d = {0.05: [], 0.1: []}
-    rot, rot_strict, trans, scale, flips = [], [], [], [], []
-    timings: dict[str, list[float]] = {}
-    detected = 0
+    scores = {name: _Scores(frames, K) for name in variants}
     for f in range(frames):
         rng = np.random.default_rng([seed, 0xBE, f])
         shape = shapes[f % len(shapes)]
@@ -73,54 +145,15 @@ def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundl
         gt_obj = fr.instance_mask == ann.instance_index
         mask = (fr.instance_mask * (fr.instance_mask < 1000)).astype(np.int32) if gt_mask else None
         rgbd = make_rgbd(fr.color, fr.depth, fr.camera, mask=mask)
-        result = detector.detect(rgbd)
-        for k, v in result.timings_ms.items():
-            timings.setdefault(k, []).append(v)
-        obj = _match(result.objects, gt_obj)
-        if obj is None:
-            pred[f] = np.inf
-            continue
-        detected += 1
-        pred[f] = np.stack([k.xyz for k in obj.keypoints])
-        uv = np.array([[k.u, k.v] for k in obj.keypoints])
-        x, y, w, h = ann.bbox_xywh
-        size = max(w, h)
-        err2d = np.linalg.norm(uv - ann.keypoints_uv[order], axis=1)
-        if vis[f].any() and size > 0:
-            for a in pck2d:
-                pck2d[a].append(float(np.mean(err2d[vis[f]] <= a * size)))
-        Rg = ann.pose[:3, :3]
         view_symmetry = spec.view_symmetry(parts_seen(fr.face_id[gt_obj], shape))
-        pose_args = (np.asarray(obj.pose.R), np.asarray(obj.pose.t), obj.pose.s, Rg, ann.pose[:3, 3], 1.0)
-        pe = pose_error(*pose_args, view_symmetry)
-        rot.append(float(pe.rotation_deg))
-        rot_strict.append(float(pose_error(*pose_args, spec.symmetry).rotation_deg))
-        trans.append(float(pe.translation_m))
-        scale.append(float(pe.scale_rel))
-        if spec.symmetry.keypoint_swaps:
-            fl = left_right_flip({n: pred[f, k] for k, n in enumerate(names)}, {n: gt[f, k] for k, n in enumerate(names)},
-                                 spec.symmetry)
-            flips.append(bool(fl.flipped))
-    res = keypoint3d_errors(pred, gt, visible=vis, thresholds=(0.01, 0.02), keypoint_names=names)
-
-    def group(s):
-        return None if s is None or s.count == 0 else {"n": s.count, "median_m": s.median, "pck3d_1cm": s.pck[0.01],
-                                                       "pck3d_2cm": s.pck[0.02]}
-
-    def med(v):
-        return float(np.median(v)) if v else None
+        for name, det in variants.items():
+            scores[name].add(f, det.detect(rgbd), gt_obj, ann, order, gt[f], vis[f], view_symmetry, spec, names)
 
     return new_report(
         "pipeline", category=spec.name, frames=frames, seed=seed, noise=noise,
         masks="ground truth" if gt_mask else "segmenter",
-        detection_rate=detected / frames,
-        visible=group(res.visible), occluded=group(res.occluded), all=group(res.all),
-        per_keypoint={n: group(s) for n, s in res.per_keypoint_type.items()},
-        pck2d_0p05=float(np.mean(pck2d[0.05])) if pck2d[0.05] else None,
-        pck2d_0p1=float(np.mean(pck2d[0.1])) if pck2d[0.1] else None,
-        rotation_error_deg_median=med(rot), rotation_error_deg_median_strict=med(rot_strict), translation_error_m_median=med(trans), scale_error_median=med(scale),
-        flip_rate=(float(np.mean(flips)) if flips else None),
-        latency_ms_median={k: float(np.median(v)) for k, v in timings.items()},
+        **scores["main"].figures(gt, vis, names),
+        ablations={name: scores[name].figures(gt, vis, names) for name in ablations},
         targets={"visible": "median <= 0.01 m, pck3d_2cm >= 0.90", "occluded": "pck3d_2cm >= 0.75",
                  "flip_rate": "<= 0.02 (chair, mug)", "latency total": "<= 150 ms median (2-core CPU)"},
     )

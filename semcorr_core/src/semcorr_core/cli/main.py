@@ -173,7 +173,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         report = run_pipeline_bench(args.category, args.frames, args.seed,
                                     bundle_path=None if args.bundle is None else str(args.bundle),
-                                    gt_mask=args.gt_mask, noise=not args.no_noise)
+                                    gt_mask=args.gt_mask, noise=not args.no_noise, ablations=tuple(args.ablation))
     elif args.what == "geodesic":
         from semcorr_core.bench.geodesic import geodesic_accuracy_report
         from semcorr_core.bench.report import new_report
@@ -242,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--bundle", type=Path, default=None,
                    help="model bundle (embed3d: required; pipeline: default the shipped one)")
     b.add_argument("--gt-mask", action="store_true", help="pipeline: give the detector the true instance masks")
+    b.add_argument("--ablation", action="append", default=[], choices=["prior_only"],
+                   help="pipeline: also run this detector variant on the same frames (repeatable); prior_only = "
+                        "keypoints by the category-level fit alone")
     b.add_argument("--instances", type=int, default=12, help="held-out test instances (embed3d)")
     b.add_argument("--partial-views", type=int, default=4, help="single views rendered per test instance (embed3d)")
     b.add_argument("--rotation", choices=["z", "so3"], default="z",

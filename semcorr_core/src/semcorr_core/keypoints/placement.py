@@ -6,6 +6,8 @@ adds to the category file), so the aligned canonical -> camera transform places 
 of it by more than ``visibility_tol`` (the renderer's ground truth uses the same ray test). A
 visible keypoint that lies on the object's surface is snapped to the nearest observed object point
 when one is within ``snap_distance``: the measurement is better than the category-level fit there.
+Keypoints already found on the observation (:mod:`semcorr_core.keypoints.observed`) come in as
+``observed_xyz`` and take the place of the fitted position before the z-test.
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ class CameraKeypoints(NamedTuple):
 
 def place_keypoints(canonical_keypoints: np.ndarray, canonical_to_camera: SimilarityTransform, camera: PinholeCamera,
                     depth: np.ndarray, *, visibility_tol: float = 0.01, on_surface: Optional[np.ndarray] = None,
-                    object_points: Optional[np.ndarray] = None, snap_distance: float = 0.01) -> CameraKeypoints:
+                    object_points: Optional[np.ndarray] = None, snap_distance: float = 0.01,
+                    observed_xyz: Optional[np.ndarray] = None) -> CameraKeypoints:
     """Place ``(K, 3)`` canonical keypoints in the camera frame (see the module docstring).
 
     depth: ``(H, W)`` metres, 0 = no reading (a pixel without a reading cannot confirm visibility).
     on_surface: ``(K,)`` bool, keypoints that may be snapped; object_points: ``(N, 3)`` observed
-    points of this object (camera frame) to snap to.
+    points of this object (camera frame) to snap to. observed_xyz: ``(K, 3)`` camera-frame positions
+    found on the observation, NaN rows where none (those keep the fitted position).
     """
     kp = np.asarray(canonical_keypoints, dtype=np.float64)
     if kp.ndim != 2 or kp.shape[1] != 3:
@@ -48,6 +52,12 @@ def place_keypoints(canonical_keypoints: np.ndarray, canonical_to_camera: Simila
     if not (np.isfinite(visibility_tol) and visibility_tol >= 0):
         raise InputError(f"visibility_tol must be >= 0 metres, got {visibility_tol}")
     xyz = canonical_to_camera.apply(kp)
+    if observed_xyz is not None:
+        obs = np.asarray(observed_xyz, dtype=np.float64)
+        if obs.shape != kp.shape:
+            raise InputError(f"observed_xyz must be {kp.shape} like canonical_keypoints, got {obs.shape}")
+        have = np.isfinite(obs).all(axis=1)
+        xyz[have] = obs[have]
     uv = camera.project(xyz)
     in_front = xyz[:, 2] > 0
     in_image = in_front & camera.in_image(np.where(in_front[:, None], uv, -1.0))

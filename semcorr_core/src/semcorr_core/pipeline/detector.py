@@ -9,7 +9,9 @@ Stages (each timed in :attr:`Detections.timings_ms`):
    bundle's embedding network (input normalised exactly as in training);
 3. ``align`` - nearest dense-prototype embedding per point -> canonical coordinates -> robust
    canonical-to-gravity transform (:func:`semcorr_core.alignment.align_to_prototype`);
-4. ``keypoints`` - prototype keypoints through the pose into the camera, visibility by z-test,
+4. ``keypoints`` - prototype keypoints through the pose (the category-level prior), then found on
+   the observed surface by their learned descriptors where the two agree
+   (:func:`semcorr_core.keypoints.observe_keypoints`), into the camera, visibility by z-test,
    projection, surface snap (:func:`semcorr_core.keypoints.place_keypoints`), and the dense
    canonical map of the object's pixels.
 
@@ -33,7 +35,7 @@ from semcorr_core.errors import InputError
 from semcorr_core.geometry import gravity_frame
 from semcorr_core.geometry.sampling import voxel_subsample
 from semcorr_core.geometry.similarity import SimilarityTransform
-from semcorr_core.keypoints import place_keypoints
+from semcorr_core.keypoints import observe_keypoints, place_keypoints
 from semcorr_core.models.bundle import ModelBundle, default_bundle_path, load_bundle
 from semcorr_core.segmentation import fit_support_plane, segment_objects
 from semcorr_core.training.embed3d import normalise_clouds
@@ -55,6 +57,10 @@ class DetectorConfig:
     min_points: int = 150
     visibility_tol: float = 0.01
     snap_distance: float = 0.01
+    observe: bool = True
+    observe_gate: float = 0.04
+    observe_window: float = 0.01
+    observe_min_similarity: float = 0.0
     seed: int = 0
 
 
@@ -126,6 +132,8 @@ class Detector:
         self.keypoint_names = proto.keypoint_names
         self.keypoints = proto.keypoints.numpy().astype(np.float64)
         self.on_surface = np.array([n in spec.surface_keypoints for n in proto.keypoint_names])
+        self.on_axis = ~self.on_surface & (np.hypot(self.keypoints[:, 0], self.keypoints[:, 1]) < 1e-6)
+        self.keypoint_embeddings = proto.keypoint_embeddings.to(self.device)
         self.dense_points = proto.dense_points.to(self.device)
         self.dense_embeddings = proto.dense_embeddings.to(self.device)
 
@@ -187,8 +195,16 @@ class Detector:
         t = time.perf_counter()
         Rg, tg, s = fit.transform
         pose = SimilarityTransform(G.T @ Rg, G.T @ tg, float(s))  # canonical -> camera
+        observed_xyz = None
+        if cfg.observe:
+            fitted_g = fit.transform.apply(self.keypoints)
+            obs = observe_keypoints(self.keypoint_embeddings, emb, pts_g[sel], fitted_g, on_surface=self.on_surface,
+                                    on_axis=self.on_axis, gate=cfg.observe_gate, window=cfg.observe_window,
+                                    min_similarity=cfg.observe_min_similarity)
+            observed_xyz = np.where(obs.observed[:, None], obs.xyz @ G, np.nan)  # gravity -> camera
         placed = place_keypoints(self.keypoints, pose, frame.camera, frame.depth, visibility_tol=cfg.visibility_tol,
-                                 on_surface=self.on_surface, object_points=pts_cam, snap_distance=cfg.snap_distance)
+                                 on_surface=self.on_surface, object_points=pts_cam, snap_distance=cfg.snap_distance,
+                                 observed_xyz=observed_xyz)
         score = fit.inlier_fraction
         kps = [DetectedKeypoint(n, placed.xyz[k], placed.uv[k, 0], placed.uv[k, 1],
                                 score if placed.visible[k] else 0.5 * score, bool(placed.visible[k]))

@@ -1,0 +1,34 @@
+"""bench pipeline: figures for the detector and its ablations on the same rendered frames."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from semcorr_core.bench.pipeline import run_pipeline_bench
+from semcorr_core.errors import InputError
+
+
+def test_report_has_every_figure_and_the_ablation():
+    r = run_pipeline_bench("mug", frames=2, n_instances=2, gt_mask=True, ablations=("prior_only",))
+    assert r["frames"] == 2 and r["masks"] == "ground truth"
+    for figures in (r, r["ablations"]["prior_only"]):
+        assert 0.0 <= figures["detection_rate"] <= 1.0
+        groups = [figures[g] for g in ("visible", "occluded") if figures[g] is not None]
+        assert sum(g["n"] for g in groups) == 2 * 6  # every keypoint of both frames counted once
+        for g in groups:
+            assert 0.0 <= g["pck3d_1cm"] <= g["pck3d_2cm"] <= 1.0 and g["median_m"] >= 0
+        assert set(figures["latency_ms_median"]) >= {"segment", "embed", "align", "keypoints", "total"}
+        # modulo the view's symmetry never exceeds modulo the category's alone
+        if figures["rotation_error_deg_median"] is not None:
+            assert figures["rotation_error_deg_median"] <= figures["rotation_error_deg_median_strict"] + 1e-9
+            assert math.isfinite(figures["translation_error_m_median"])
+    assert "ablations" not in r["ablations"]["prior_only"]
+
+
+def test_unknown_ablation_and_bad_frames_are_input_errors():
+    with pytest.raises(InputError, match="unknown ablation"):
+        run_pipeline_bench("mug", frames=1, ablations=("no_network",))
+    with pytest.raises(InputError, match="frames"):
+        run_pipeline_bench("mug", frames=0)
