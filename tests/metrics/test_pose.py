@@ -127,3 +127,20 @@ def test_flip_bad_input():
         left_right_flip({"arm_left": [0, 0, 0], "arm_right": [1, 1, 1]}, GT_KPS, [("arm_left", "arm_right")])
     with pytest.raises(InputError, match="more than one"):
         left_right_flip(GT_KPS, GT_KPS, [("arm_left", "arm_right"), ("arm_left", "seat")])
+
+
+def test_heading_flipped_by_hand():
+    from semcorr_core.metrics import heading_flipped
+
+    def rz(deg):
+        a = np.radians(deg)
+        return np.array([[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0], [0.0, 0.0, 1.0]])
+
+    assert not heading_flipped(rz(89.0), np.eye(3))  # handle 89 deg off: same side
+    assert heading_flipped(rz(91.0), np.eye(3))  # 91 deg: the other side
+    assert heading_flipped(rz(180.0), rz(0.0))
+    # a tilt of the prediction about the heading axis does not matter, only the in-plane heading
+    tilt = np.array([[1.0, 0, 0], [0, np.cos(0.3), -np.sin(0.3)], [0, np.sin(0.3), np.cos(0.3)]])
+    assert not heading_flipped(rz(30.0) @ tilt, np.eye(3))
+    with pytest.raises(InputError, match="3, 3"):
+        heading_flipped(np.eye(2), np.eye(3))

@@ -24,6 +24,8 @@ def test_report_has_every_figure_and_the_ablation():
         if figures["rotation_error_deg_median"] is not None:
             assert figures["rotation_error_deg_median"] <= figures["rotation_error_deg_median_strict"] + 1e-9
             assert math.isfinite(figures["translation_error_m_median"])
+        # the mug's flip: handle on the wrong side, only in views that show the handle
+        assert figures["flip_rate"] is None or 0.0 <= figures["flip_rate"] <= 1.0
     assert "ablations" not in r["ablations"]["prior_only"]
 
 

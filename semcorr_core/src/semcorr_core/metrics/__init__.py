@@ -21,7 +21,8 @@ from semcorr_core.metrics.keypoint3d import (
 )
 from semcorr_core.metrics.mge import GeodesicFn, MGEResult, mean_geodesic_error
 from semcorr_core.metrics.pck import PCKResult, bbox_normaliser, pck, pck_at_thresholds
-from semcorr_core.metrics.pose import FlipResult, PoseError, left_right_flip, pose_error, rotation_angle_deg
+from semcorr_core.metrics.pose import (FlipResult, PoseError, heading_flipped, left_right_flip, pose_error,
+                                       rotation_angle_deg)
 
 __all__ = [
     "CanonicalResult",
@@ -45,6 +46,7 @@ __all__ = [
     "FlipResult",
     "PoseError",
     "left_right_flip",
+    "heading_flipped",
     "pose_error",
     "rotation_angle_deg",
 ]

@@ -39,7 +39,7 @@ from semcorr_core.data.shape import Symmetry
 from semcorr_core.errors import InputError
 from semcorr_core.metrics._arrays import as_array
 
-__all__ = ["PoseError", "FlipResult", "rotation_angle_deg", "pose_error", "left_right_flip"]
+__all__ = ["PoseError", "FlipResult", "rotation_angle_deg", "pose_error", "left_right_flip", "heading_flipped"]
 
 Scalar = float | np.ndarray
 
@@ -201,3 +201,20 @@ def left_right_flip(
     direct = float(np.mean([np.linalg.norm(P[k] - G[k]) for k in names]))
     swapped = float(np.mean([np.linalg.norm(P[mapping.get(k, k)] - G[k]) for k in names]))
     return FlipResult(flipped=swapped < direct, error_direct=direct, error_swapped=swapped, compared=names)
+
+
+def heading_flipped(R_pred: npt.ArrayLike, R_gt: npt.ArrayLike, axis: Sequence[float] = (1.0, 0.0, 0.0),
+                    up: Sequence[float] = (0.0, 0.0, 1.0)) -> bool:
+    """Whether a predicted rotation points the canonical ``axis`` (mug: +x, towards the handle) to
+    the other side of the object: more than 90 degrees from the ground truth's, both projected onto
+    the plane perpendicular to the ground truth's ``up`` axis. An upright object with a handle or a
+    front then has it on the wrong side (the mug's left/right flip: its mirror plane keeps the
+    handle in place, so a keypoint swap cannot show it)."""
+    Rp, Rg = as_array(R_pred, "R_pred"), as_array(R_gt, "R_gt")
+    if Rp.shape != (3, 3) or Rg.shape != (3, 3):
+        raise InputError(f"R_pred and R_gt must be (3, 3), got {Rp.shape} and {Rg.shape}")
+    a, u = np.asarray(axis, dtype=np.float64), np.asarray(up, dtype=np.float64)
+    n = Rg @ u / np.linalg.norm(Rg @ u)
+    hp, hg = Rp @ a, Rg @ a
+    hp, hg = hp - (hp @ n) * n, hg - (hg @ n) * n
+    return bool(hp @ hg < 0.0)
