@@ -88,3 +88,25 @@ def test_rotation_symmetric_fit_uses_radius_and_height_only():
     assert fit.inlier_fraction == 1.0
     with pytest.raises(InputError, match="floor_z"):
         align_to_prototype(observed, canon, np.ones(400), threshold=0.003, rotation_symmetric=True)
+
+
+@pytest.mark.parametrize("floor_z", [None, -0.02])
+def test_batched_pair_fits_equal_the_closed_form(floor_z):
+    from semcorr_core.alignment.upright import _fit_pairs
+
+    rng = np.random.default_rng(5)
+    a_src, b_src = rng.normal(size=(40, 3)), rng.normal(size=(40, 3))
+    a_dst, b_dst = rng.normal(size=(40, 3)), rng.normal(size=(40, 3))
+    R, t, s = _fit_pairs(a_src, b_src, a_dst, b_dst, 0.5, 2.0, floor_z)
+    k = 0
+    for i in range(40):
+        try:
+            ref = fit_upright_similarity(np.stack([a_src[i], b_src[i]]), np.stack([a_dst[i], b_dst[i]]),
+                                         s_min=0.5, s_max=2.0, floor_z=floor_z)
+        except InputError:
+            continue
+        np.testing.assert_allclose(R[k], ref.R, atol=1e-9)
+        np.testing.assert_allclose(t[k], ref.t, atol=1e-9)
+        assert s[k] == pytest.approx(ref.s)
+        k += 1
+    assert k == len(R) > 30

@@ -26,7 +26,6 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from semcorr_core.errors import InputError
-from semcorr_core.geometry.ransac import ransac_iterations_needed
 from semcorr_core.geometry.similarity import SimilarityTransform
 
 __all__ = ["fit_upright_similarity", "ransac_upright_similarity", "UprightRansacResult"]
@@ -85,6 +84,42 @@ def fit_upright_similarity(src: np.ndarray, dst: np.ndarray, weights: Optional[n
     return SimilarityTransform(R, t, s)
 
 
+def _fit_pairs(a_src: np.ndarray, b_src: np.ndarray, a_dst: np.ndarray, b_dst: np.ndarray, s_min, s_max,
+               floor_z) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`fit_upright_similarity` of many 2-point sets at once: ``(H, 3)`` arrays of the first
+    and second points -> ``R (M, 3, 3)``, ``t (M, 3)``, ``s (M,)`` for the ``M <= H`` sets that are
+    not degenerate (heading defined, scale positive)."""
+    p, q = 0.5 * (b_src - a_src), 0.5 * (b_dst - a_dst)  # minus the pair centroids (the other point is -p, -q)
+    mu_s, mu_d = 0.5 * (a_src + b_src), 0.5 * (a_dst + b_dst)
+    cross = p[:, 0] * q[:, 1] - p[:, 1] * q[:, 0]
+    dot = p[:, 0] * q[:, 0] + p[:, 1] * q[:, 1]
+    spread = p[:, 0] ** 2 + p[:, 1] ** 2
+    theta = np.arctan2(cross, dot)
+    c, sn = np.cos(theta), np.sin(theta)
+    rp = np.stack([c * p[:, 0] - sn * p[:, 1], sn * p[:, 0] + c * p[:, 1], p[:, 2]], axis=1)
+    if floor_z is None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = (q * rp).sum(1) / (p**2).sum(1)
+    else:
+        # both points count: sum over the pair of p_z q_z with the heights measured from the floor
+        za, zb = a_src[:, 2], b_src[:, 2]
+        num = 2.0 * (q[:, :2] * rp[:, :2]).sum(1) + za * (a_dst[:, 2] - floor_z) + zb * (b_dst[:, 2] - floor_z)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = num / (2.0 * spread + za**2 + zb**2)
+    if s_min is not None:
+        s = np.maximum(s, float(s_min))
+    if s_max is not None:
+        s = np.minimum(s, float(s_max))
+    ok = (spread > 1e-12 * np.maximum((p**2).sum(1), 1e-30)) & (np.hypot(cross, dot) >= 1e-15) & (s > 0) & np.isfinite(s)
+    c, sn, s = c[ok], sn[ok], s[ok]
+    zero, one = np.zeros_like(c), np.ones_like(c)
+    R = np.stack([np.stack([c, -sn, zero], 1), np.stack([sn, c, zero], 1), np.stack([zero, zero, one], 1)], 1)
+    t = mu_d[ok] - s[:, None] * np.einsum("hij,hj->hi", R, mu_s[ok])
+    if floor_z is not None:
+        t[:, 2] = float(floor_z)
+    return R, t, s
+
+
 class UprightRansacResult(NamedTuple):
     """model: refitted transform; inliers: ``(N,)`` bool; n_iterations: hypotheses drawn."""
 
@@ -94,11 +129,12 @@ class UprightRansacResult(NamedTuple):
 
 
 def ransac_upright_similarity(src: np.ndarray, dst: np.ndarray, *, threshold: float, weights: Optional[np.ndarray] = None,
-                              max_iterations: int = 300, confidence: float = 0.999, s_min: Optional[float] = None,
+                              max_iterations: int = 300, s_min: Optional[float] = None,
                               s_max: Optional[float] = None, min_inliers: int = 3, floor_z: Optional[float] = None,
                               seed: int | np.random.Generator = 0) -> UprightRansacResult:
-    """RANSAC over 2-point hypotheses of :func:`fit_upright_similarity` (seeded; ``floor_z`` holds
-    every hypothesis and the refit on the support plane). Score: inlier
+    """RANSAC over ``max_iterations`` 2-point hypotheses of :func:`fit_upright_similarity`, fitted
+    and scored as one batch (seeded; ``floor_z`` holds every hypothesis and the refit on the
+    support plane). Score: inlier
     weight (``weights``, default 1 each), ties broken by the truncated residual sum; the winner is
     refitted on its inliers twice. Raises :class:`InputError` when no hypothesis reaches
     ``min_inliers``."""
@@ -115,23 +151,20 @@ def ransac_upright_similarity(src: np.ndarray, dst: np.ndarray, *, threshold: fl
     if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any():
         raise InputError("ransac_upright_similarity: weights must be (N,) finite and >= 0")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    best, best_key = None, (-1.0, -math.inf)
-    needed, it = float(max_iterations), 0
-    while it < min(needed, max_iterations):
-        it += 1
-        i, j = rng.choice(n, size=2, replace=False)
-        try:
-            model = fit_upright_similarity(src[[i, j]], dst[[i, j]], s_min=s_min, s_max=s_max, floor_z=floor_z)
-        except InputError:
-            continue
-        res = np.linalg.norm(model.apply(src) - dst, axis=1)
-        inl = res < threshold
-        key = (float(w[inl].sum()), -float(np.minimum(res, threshold).sum()))
-        if key > best_key:
-            best, best_key = model, key
-            needed = ransac_iterations_needed(inl.mean(), confidence, sample_size=2)
-    if best is None:
+    pairs = rng.integers(0, n, size=(int(max_iterations), 2))
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    R, t, scale = _fit_pairs(src[pairs[:, 0]], src[pairs[:, 1]], dst[pairs[:, 0]], dst[pairs[:, 1]],
+                             s_min, s_max, floor_z)
+    it = len(pairs)
+    if len(R) == 0:
         raise InputError(f"ransac_upright_similarity: every one of {it} samples was degenerate")
+    # every hypothesis scored at once: (I, N) residuals
+    res = np.linalg.norm(scale[:, None, None] * np.einsum("hij,nj->hni", R, src) + t[:, None, :] - dst[None], axis=2)
+    inl = res < threshold
+    support = inl.astype(np.float64) @ w
+    truncated = np.minimum(res, threshold).sum(1)
+    h = int(np.lexsort((truncated, -support))[0])  # most inlier weight, then the smallest truncated residual
+    best = SimilarityTransform(R[h], t[h], float(scale[h]))
     inliers = np.linalg.norm(best.apply(src) - dst, axis=1) < threshold
     for _ in range(2):
         if inliers.sum() < max(min_inliers, 2):

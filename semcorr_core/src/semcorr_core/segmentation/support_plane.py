@@ -1,7 +1,8 @@
 """Default RGB-D instance segmenter: support-plane removal, then clustering of what stands on it.
 
-1. :func:`fit_support_plane` - seeded RANSAC over 3-point samples of the back-projected depth; the
-   plane with most inliers wins, then a least-squares (SVD) refit on its inliers. The normal is
+1. :func:`fit_support_plane` - seeded RANSAC over 3-point samples of the back-projected depth, all
+   hypotheses ranked in one batch on a random subset of the points; the plane with most inliers
+   wins, then a least-squares (SVD) refit on its inliers among all points. The normal is
    oriented towards the camera, so the signed height ``normal @ x + offset`` is positive on the
    side objects stand on.
 2. :func:`segment_objects` - pixels higher than ``min_height`` above the plane are object pixels;
@@ -61,6 +62,9 @@ def _plane_from(points: np.ndarray) -> tuple[np.ndarray, float] | None:
     return n, -float(n @ c)
 
 
+_SCORE_POINTS = 4000  # plane hypotheses are ranked on this many points
+
+
 def fit_support_plane(points: np.ndarray, *, threshold: float = 0.01, max_iterations: int = 300,
                       seed: int | np.random.Generator = 0, min_inlier_fraction: float = 0.1) -> SupportPlane:
     """Dominant plane of ``(N, 3)`` camera-frame points (see the module docstring).
@@ -78,18 +82,20 @@ def fit_support_plane(points: np.ndarray, *, threshold: float = 0.01, max_iterat
     if not (math.isfinite(threshold) and threshold > 0):
         raise InputError(f"fit_support_plane: threshold must be > 0 metres, got {threshold}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    # every hypothesis at once: 3-point planes scored on one random subset (the refit below uses all points)
+    tri = p[rng.integers(0, len(p), size=(int(max_iterations), 3))]  # (I, 3, 3)
+    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    norms = np.linalg.norm(normals, axis=1)
+    ok = norms > 1e-12
     best_n, best_d, best_count = None, 0.0, -1
-    for _ in range(int(max_iterations)):
-        a, b, c = p[rng.choice(len(p), 3, replace=False)]
-        n = np.cross(b - a, c - a)
-        norm = np.linalg.norm(n)
-        if norm < 1e-12:
-            continue
-        n = n / norm
-        d = -float(n @ a)
-        count = int((np.abs(p @ n + d) < threshold).sum())
-        if count > best_count:
-            best_n, best_d, best_count = n, d, count
+    if ok.any():
+        normals = normals[ok] / norms[ok, None]
+        offsets = -np.einsum("ij,ij->i", normals, tri[ok, 0])
+        score = p if len(p) <= _SCORE_POINTS else p[rng.choice(len(p), _SCORE_POINTS, replace=False)]
+        counts = (np.abs(score @ normals.T + offsets) < threshold).sum(0)
+        i = int(np.argmax(counts))
+        best_n, best_d = normals[i], float(offsets[i])
+        best_count = int((np.abs(p @ best_n + best_d) < threshold).sum())
     if best_n is None or best_count < min_inlier_fraction * len(p):
         raise InputError(f"fit_support_plane: no plane holds {min_inlier_fraction:.0%} of the {len(p)} points "
                          "(is a table or floor in view?); pass the plane or an instance mask")
