@@ -56,3 +56,7 @@ class DatasetFormatError(SemcorrError, OSError):
 
 class ModelFileError(SemcorrError, OSError):
     """A model bundle is missing, corrupt, of another format version or of another category."""
+
+
+class BackendError(SemcorrError, RuntimeError):
+    """An inference backend is unknown, not installed here, or cannot run the model."""

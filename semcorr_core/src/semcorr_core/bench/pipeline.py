@@ -116,7 +116,7 @@ class _Scores:
 
 def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundle_path: str | None = None,
                        n_instances: int = 20, gt_mask: bool = False, noise: bool = True,
-                       ablations: tuple[str, ...] = ()) -> dict:
+                       ablations: tuple[str, ...] = (), backend: str = "auto") -> dict:
     """Run the detector on ``frames`` rendered frames and report the figures (module docstring);
     each of ``ablations`` (names in :data:`ABLATIONS`) runs on the same frames and reports its
     figures under ``ablations``."""
@@ -126,10 +126,11 @@ def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundl
     if unknown:
         raise InputError(f"unknown ablation(s) {unknown}; known: {sorted(ABLATIONS)}")
     spec = get_category(category)
-    detector = Detector.for_category(spec.name, bundle_path, config=DetectorConfig(seed=seed))
+    detector = Detector.for_category(spec.name, bundle_path, backend=backend, config=DetectorConfig(seed=seed))
     variants = {"main": detector}
     for name in ablations:
-        variants[name] = Detector(detector.bundle, config=replace(detector.config, **ABLATIONS[name]))
+        variants[name] = Detector(detector.bundle, device=detector.device, backend=detector.backend.name,
+                                  config=replace(detector.config, **ABLATIONS[name]))
     shapes = generate_shapes(spec.name, n_instances, TEST_SEED_OFFSET + 1000 + seed)
     cfg = SceneConfig(width=640, height=480, objects_per_scene=(1, 1), distractors_per_scene=(0, 4),
                       elevation_deg=(5.0, 80.0))
@@ -157,6 +158,7 @@ def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundl
     return new_report(
         "pipeline", category=spec.name, frames=frames, seed=seed, noise=noise,
         masks="ground truth" if gt_mask else "segmenter",
+        backend=detector.backend.name, backend_reason=detector.backend.reason,
         **scores["main"].figures(gt, vis, names),
         ablations={name: scores[name].figures(gt, vis, names) for name in ablations},
         targets={"visible": "median <= 0.01 m, pck3d_2cm >= 0.90", "occluded": "pck3d_2cm >= 0.75",

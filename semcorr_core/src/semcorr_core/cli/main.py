@@ -106,7 +106,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
     if mask is not None and mask.ndim == 3:
         mask = mask[..., 0]
     frame = make_rgbd(read_color(args.color), read_image(args.depth), camera, depth_scale=args.depth_scale, mask=mask)
-    detector = Detector.for_category(args.category, None if args.bundle is None else str(args.bundle))
+    detector = Detector.for_category(args.category, None if args.bundle is None else str(args.bundle),
+                                     backend=args.backend)
     result = detector.detect(frame)
     payload = {"category": detector.category, **result.to_dict()}
     text = json.dumps(payload, indent=2)
@@ -173,7 +174,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         report = run_pipeline_bench(args.category, args.frames, args.seed,
                                     bundle_path=None if args.bundle is None else str(args.bundle),
-                                    gt_mask=args.gt_mask, noise=not args.no_noise, ablations=tuple(args.ablation))
+                                    gt_mask=args.gt_mask, noise=not args.no_noise, ablations=tuple(args.ablation),
+                                    backend=args.backend)
     elif args.what == "geodesic":
         from semcorr_core.bench.geodesic import geodesic_accuracy_report
         from semcorr_core.bench.report import new_report
@@ -226,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--mask", type=Path, default=None, help="instance mask image (0 = background); default: segment")
     d.add_argument("--depth-scale", type=float, default=None, help="metres per depth unit for 16-bit depth (default 0.001)")
     d.add_argument("--bundle", type=Path, default=None, help="model bundle (default: the shipped one)")
+    d.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"],
+                   help="embedding network runtime (auto: onnxruntime where it serves the device, else torch)")
     d.add_argument("--out", type=Path, default=None, help="write the JSON here (default: print it)")
     d.add_argument("--vis", type=Path, default=None, help="write the picture here (PNG)")
     d.add_argument("--canonical-map", type=Path, default=None, help="write the (H, W, 3) canonical map here (.npy)")
@@ -241,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("what", choices=["synth", "geodesic", "embed3d", "pipeline"])
     b.add_argument("--bundle", type=Path, default=None,
                    help="model bundle (embed3d: required; pipeline: default the shipped one)")
+    b.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"],
+                   help="pipeline: embedding network runtime")
     b.add_argument("--gt-mask", action="store_true", help="pipeline: give the detector the true instance masks")
     b.add_argument("--ablation", action="append", default=[], choices=["prior_only"],
                    help="pipeline: also run this detector variant on the same frames (repeatable); prior_only = "

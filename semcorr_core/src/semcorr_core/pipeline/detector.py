@@ -36,6 +36,7 @@ from semcorr_core.geometry import gravity_frame
 from semcorr_core.geometry.sampling import voxel_subsample
 from semcorr_core.geometry.similarity import SimilarityTransform
 from semcorr_core.keypoints import observe_keypoints, place_keypoints
+from semcorr_core.models.backends import make_backend
 from semcorr_core.models.bundle import ModelBundle, default_bundle_path, load_bundle
 from semcorr_core.segmentation import fit_support_plane, segment_objects
 from semcorr_core.training.embed3d import normalise_clouds
@@ -118,13 +119,16 @@ class Detections:
 class Detector:
     """Category-level keypoint detector for one category bundle (see the module docstring)."""
 
-    def __init__(self, bundle: ModelBundle, *, device: str | torch.device = "cpu",
+    def __init__(self, bundle: ModelBundle, *, device: str | torch.device = "cpu", backend: str = "auto",
                  config: DetectorConfig = DetectorConfig()) -> None:
+        """backend: the embedding network's runtime, one of
+        :data:`~semcorr_core.models.backends.BACKENDS` (``auto``: onnxruntime where it serves
+        ``device``, else torch; :attr:`backend` tells which runs and why)."""
         if bundle.metadata.get("input_frame", "gravity") != "gravity":
             raise InputError(f"bundle for {bundle.category!r} was not trained on gravity-aligned clouds; "
                              "the detector needs one that was (data.rotation=z)")
         self.bundle, self.config, self.device = bundle, config, torch.device(device)
-        self.model = bundle.build_model(self.device)
+        self.backend = make_backend(bundle, backend, self.device)
         spec = get_category(bundle.category)
         self.category = spec.name
         self.rotation_symmetric = spec.symmetry.kind == "rotation_z"
@@ -179,7 +183,7 @@ class Detector:
         sel = voxel_subsample(pts_g, cfg.n_points, rng)
         sample = torch.as_tensor(pts_g[sel], dtype=torch.float32, device=self.device)[None]
         with torch.no_grad():
-            emb = self.model(normalise_clouds(sample))[0]
+            emb = self.backend(normalise_clouds(sample))[0]
         timings["embed"] += (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
         canonical, sim = prototype_correspondences(emb, self.dense_embeddings, self.dense_points)

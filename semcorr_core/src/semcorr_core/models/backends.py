@@ -1,0 +1,160 @@
+"""Inference backends for the per-point embedding network, behind one call.
+
+A backend maps normalised points ``(B, N, 3)`` float32 (a torch tensor) to embeddings
+``(B, N, D)`` float32 on the same device. Two run here:
+
+* ``torch`` - the bundle's module (CPU or CUDA: whatever ``device`` says);
+* ``onnxruntime`` - the same network exported to ONNX (:func:`~semcorr_core.models.export.export_onnx`)
+  and run by ONNX Runtime (CPU execution provider; CUDA's when ``device`` is CUDA and the
+  installed onnxruntime has it). About 3x faster than torch for PointNet on the 2-core CPU
+  (BENCHMARKS.md). The export is cached on disk, keyed by a hash of the weights, the model
+  settings and the torch version, written atomically, and re-exported when the cached file does
+  not load.
+
+``auto`` takes onnxruntime when it can serve the device and torch otherwise, and says why
+(:attr:`EmbeddingBackend.reason`). TensorRT is not installable on the machines this was built on
+(MISSION §8); asking for it gives a :class:`~semcorr_core.errors.BackendError` that says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from semcorr_core.errors import BackendError
+
+__all__ = ["BACKENDS", "EmbeddingBackend", "TorchBackend", "OnnxRuntimeBackend", "make_backend", "onnx_cache_dir"]
+
+BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
+
+
+class EmbeddingBackend:
+    """name: the backend that runs; reason: why it was chosen (for logs and diagnostics)."""
+
+    name = "abstract"
+
+    def __init__(self, reason: str = "") -> None:
+        self.reason = reason
+
+    def __call__(self, points: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class TorchBackend(EmbeddingBackend):
+    name = "torch"
+
+    def __init__(self, model: torch.nn.Module, reason: str = "") -> None:
+        super().__init__(reason)
+        self.model = model.eval()
+
+    def __call__(self, points: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.model(points)
+
+
+class OnnxRuntimeBackend(EmbeddingBackend):
+    name = "onnxruntime"
+
+    def __init__(self, onnx_path: str | os.PathLike, providers: list[str], threads: int = 0, reason: str = "") -> None:
+        import onnxruntime as ort
+
+        super().__init__(reason)
+        options = ort.SessionOptions()
+        if threads > 0:
+            options.intra_op_num_threads = int(threads)
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=providers)
+        self.providers = self.session.get_providers()
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, points: torch.Tensor) -> torch.Tensor:
+        x = points.detach().to("cpu", torch.float32).numpy()
+        out = self.session.run(None, {self.input_name: np.ascontiguousarray(x)})[0]
+        return torch.from_numpy(out).to(points.device)
+
+
+def onnx_cache_dir() -> Path:
+    """``$SEMCORR_CACHE/onnx``, default ``~/.cache/semcorr/onnx``."""
+    root = os.environ.get("SEMCORR_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "semcorr")
+    return Path(root) / "onnx"
+
+
+def _weights_key(bundle) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps({"model": bundle.model_name, "kwargs": bundle.model_kwargs, "torch": torch.__version__},
+                        sort_keys=True, default=str).encode())
+    for name in sorted(bundle.state_dict):
+        h.update(name.encode())
+        h.update(bundle.state_dict[name].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _cached_onnx(bundle, model: torch.nn.Module, cache_dir: Path) -> Path:
+    from semcorr_core.models.export import export_onnx
+
+    path = cache_dir / f"{bundle.category}_{bundle.model_name}_{_weights_key(bundle)}.onnx"
+    if path.is_file():
+        return path
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only home (containers): a private folder for this process
+        cache_dir = Path(tempfile.mkdtemp(prefix="semcorr-onnx-"))
+        path = cache_dir / path.name
+    fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".onnx.tmp")
+    os.close(fd)
+    try:
+        export_onnx(model, tmp)
+        os.replace(tmp, path)  # atomic: a concurrent reader sees the old state or the whole file
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _ort_providers(device: torch.device) -> Optional[list[str]]:
+    """Execution providers for ``device``, or None when onnxruntime cannot serve it."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    available = ort.get_available_providers()
+    if device.type == "cuda":
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"] if "CUDAExecutionProvider" in available else None
+    return ["CPUExecutionProvider"] if device.type == "cpu" else None
+
+
+def make_backend(bundle, backend: str = "auto", device: str | torch.device = "cpu",
+                 cache_dir: Optional[Path] = None, threads: int = 0) -> EmbeddingBackend:
+    """The embedding backend ``backend`` (one of :data:`BACKENDS`) for ``bundle`` on ``device``."""
+    if backend not in BACKENDS:
+        raise BackendError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    device = torch.device(device)
+    if backend == "tensorrt":
+        raise BackendError("the tensorrt backend needs TensorRT, which is not installed here (PyPI carries only "
+                           "stub packages that download from NVIDIA); use backend 'onnxruntime' or 'torch'")
+    model = bundle.build_model("cpu")
+    providers = _ort_providers(device)
+    if backend == "onnxruntime" and providers is None:
+        raise BackendError(f"onnxruntime cannot run on {device} here (not installed, or no CUDA execution provider "
+                           "in this onnxruntime build: install onnxruntime-gpu); use backend 'torch'")
+    if backend == "torch" or providers is None:
+        reason = "asked for" if backend == "torch" else f"auto: onnxruntime cannot serve {device} here"
+        return TorchBackend(model.to(device), reason)
+    reason = "asked for" if backend == "onnxruntime" else f"auto: onnxruntime serves {device} ({providers[0]})"
+    cache = cache_dir or onnx_cache_dir()
+    path = _cached_onnx(bundle, model, cache)
+    try:
+        return OnnxRuntimeBackend(path, providers, threads, reason)
+    except Exception:  # onnxruntime raises its own types for a damaged file: export again, once
+        path.unlink(missing_ok=True)
+        path = _cached_onnx(bundle, model, cache)
+        try:
+            return OnnxRuntimeBackend(path, providers, threads, reason)
+        except Exception as e:
+            raise BackendError(f"onnxruntime cannot load the exported model {path}: {e}; use backend 'torch'") from None

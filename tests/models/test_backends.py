@@ -1,0 +1,50 @@
+"""Embedding backends: torch and onnxruntime agree, auto picks and says why, the cache is sound."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from semcorr_core.errors import BackendError
+from semcorr_core.models.backends import OnnxRuntimeBackend, TorchBackend, make_backend
+from semcorr_core.models.bundle import default_bundle_path, load_bundle
+from semcorr_core.training.embed3d import normalise_clouds
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return load_bundle(default_bundle_path("can"), category="can")
+
+
+def test_onnxruntime_matches_torch_and_auto_picks_it_on_cpu(bundle, tmp_path):
+    pts = normalise_clouds(torch.rand(1, 700, 3, generator=torch.Generator().manual_seed(0)))
+    ref = make_backend(bundle, "torch", cache_dir=tmp_path)
+    ort = make_backend(bundle, "onnxruntime", cache_dir=tmp_path)
+    auto = make_backend(bundle, "auto", cache_dir=tmp_path)
+    assert isinstance(ref, TorchBackend) and isinstance(ort, OnnxRuntimeBackend)
+    assert auto.name == "onnxruntime" and "auto" in auto.reason and auto.providers == ["CPUExecutionProvider"]
+    a, b = ref(pts), ort(pts)
+    assert b.shape == a.shape == (1, 700, bundle.prototype.dense_embeddings.shape[1]) and b.dtype == torch.float32
+    assert (a - b).abs().max().item() < 1e-4
+    assert len(list(tmp_path.glob("*.onnx"))) == 1  # one export, reused by the second session
+
+
+def test_damaged_cache_file_is_exported_again(bundle, tmp_path):
+    first = make_backend(bundle, "onnxruntime", cache_dir=tmp_path)
+    (path,) = tmp_path.glob("*.onnx")
+    path.write_bytes(b"not an onnx file")
+    again = make_backend(bundle, "onnxruntime", cache_dir=tmp_path)
+    pts = normalise_clouds(torch.rand(1, 64, 3))
+    assert (first(pts) - again(pts)).abs().max().item() == 0.0
+    assert path.stat().st_size > 1000
+
+
+def test_unknown_and_unavailable_backends_say_what_to_do(bundle, tmp_path):
+    with pytest.raises(BackendError, match="unknown backend"):
+        make_backend(bundle, "tflite", cache_dir=tmp_path)
+    with pytest.raises(BackendError, match="TensorRT.*not installed"):
+        make_backend(bundle, "tensorrt", cache_dir=tmp_path)
+    if not torch.cuda.is_available():
+        # no CUDA device here: auto falls back to torch and says why; onnxruntime on CUDA is refused
+        with pytest.raises(BackendError, match="onnxruntime cannot run on cuda"):
+            make_backend(bundle, "onnxruntime", device="cuda", cache_dir=tmp_path)
