@@ -176,6 +176,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
                                     bundle_path=None if args.bundle is None else str(args.bundle),
                                     gt_mask=args.gt_mask, noise=not args.no_noise, ablations=tuple(args.ablation),
                                     backend=args.backend)
+    elif args.what == "tracking":
+        from semcorr_core.bench.tracking import run_tracking_bench
+
+        report = run_tracking_bench(args.category, sequences=args.sequences, frames=args.frames, seed=args.seed,
+                                    backend=args.backend,
+                                    bundle_path=None if args.bundle is None else str(args.bundle))
     elif args.what == "geodesic":
         from semcorr_core.bench.geodesic import geodesic_accuracy_report
         from semcorr_core.bench.report import new_report
@@ -242,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_pcd_to_rgbd)
 
     b = sub.add_parser("bench", help="measure speed/accuracy figures, print JSON (and write --report)")
-    b.add_argument("what", choices=["synth", "geodesic", "embed3d", "pipeline"])
+    b.add_argument("what", choices=["synth", "geodesic", "embed3d", "pipeline", "tracking"])
+    b.add_argument("--sequences", type=int, default=5, help="tracking: static-camera sequences")
     b.add_argument("--bundle", type=Path, default=None,
                    help="model bundle (embed3d: required; pipeline: default the shipped one)")
     b.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"],
