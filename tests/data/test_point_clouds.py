@@ -317,3 +317,17 @@ def test_rendered_mug_views_with_hidden_handle_observe_no_handle_keypoint(mug):
         if not handle_seen:
             assert s.keypoint_index[s.keypoint_names.index("handle_outer")] < 0
     assert any(seen) and not all(seen)
+
+
+def test_axis_keypoint_anchors_stay_at_their_own_height():
+    # bottle shoulder: on the body wall at the shoulder's height, whatever the shoulder's slope
+    for s in generate_shapes("bottle", 6, seed=21):
+        a = prepare_shape(s).anchors
+        k = a.names.index("shoulder")
+        assert abs(a.xyz[k, 2] - a.keypoints[k, 2]) < 1e-4
+        assert a.xyz[k, 0] > 0.02 and abs(a.xyz[k, 1]) < 1e-6  # out along +x, at the body radius
+    # a can's bottom_center below a domed base: the closest point is the dome's pole, on the axis
+    for s in generate_shapes("can", 6, seed=21):
+        a = prepare_shape(s).anchors
+        k = a.names.index("bottom_center")
+        assert np.hypot(*a.xyz[k, :2]) < 0.005

@@ -28,7 +28,10 @@ Keypoints as points (the *anchor* of each keypoint, :class:`KeypointAnchors`):
   revolution every point of a ring is closest; to make the choice unique and the same for every
   instance we query from the keypoint nudged by 0.5 % of the bounding-box diagonal towards
   canonical +x, which picks the ring point on the +x side (the distance to the surface changes by
-  at most the nudge). The canonical keypoint itself stays in ``EmbeddingSample.keypoints`` for
+  at most the nudge). Except: an axis keypoint with such a ring whose horizontal ray towards +x meets a *wall*
+  (face normal within ~45 degrees of horizontal) is anchored at that hit, at its own height - a
+  bottle's ``shoulder`` on the top of its body, where the definition puts it, rather than part way
+  up a sloping shoulder (the closest point), which varies between instances. The canonical keypoint itself stays in ``EmbeddingSample.keypoints`` for
   keypoint-transfer evaluation; the anchor is what the correspondence set holds and what
   :func:`set_distance_matrix` measures from.
 
@@ -100,6 +103,7 @@ __all__ = [
 Mode = Literal["complete", "partial", "mixed"]
 _SURFACE_TOL = 1e-4
 _AXIS_NUDGE = 0.005  # fraction of the bbox diagonal, towards canonical +x
+_WALL_NZ = 0.7  # |normal z| below this: a wall (an axis keypoint's anchor at its own height)
 
 
 # --------------------------------------------------------------------------------------------
@@ -366,6 +370,22 @@ def keypoint_anchors(
         res = scene.compute_closest_points(o3d.core.Tensor(q2.astype(np.float32)))
         fids = res["primitive_ids"].numpy().astype(np.int64)
         uv = res["primitive_uvs"].numpy().astype(np.float64)
+        # an axis keypoint whose closest surface points form a ring, and that a wall surrounds at
+        # its own height (bottle shoulder: the top of the body), is anchored on that wall straight
+        # out along +x; the closest point would slide up a sloping shoulder by an amount that
+        # differs from bottle to bottle. A closest point on the axis itself (a can's domed base
+        # above its bottom_center) is unique and stays.
+        ring = np.hypot(*first["points"].numpy().astype(np.float64)[:, :2].T) > 0.02 * shape.bbox_diagonal()
+        axis = ~on & ring & (np.hypot(q[:, 0], q[:, 1]) < 1e-9)
+        if axis.any():
+            rays = np.concatenate([q[axis], np.tile([1.0, 0.0, 0.0], (int(axis.sum()), 1))], axis=1)
+            hit = scene.cast_rays(o3d.core.Tensor(rays.astype(np.float32)))
+            t_hit = hit["t_hit"].numpy()
+            hit_f = hit["primitive_ids"].numpy().astype(np.int64)
+            hit_uv = hit["primitive_uvs"].numpy().astype(np.float64)
+            wall = np.isfinite(t_hit) & (np.abs(fn[np.where(np.isfinite(t_hit), hit_f, 0), 2]) < _WALL_NZ)
+            rows = np.flatnonzero(axis)[wall]
+            fids[rows], uv[rows] = hit_f[wall], hit_uv[wall]
         for j, k in enumerate(np.flatnonzero(present)):
             f = fids[j]
             tri = V[F[f]]
