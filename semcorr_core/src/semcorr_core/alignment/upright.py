@@ -159,7 +159,8 @@ def ransac_upright_similarity(src: np.ndarray, dst: np.ndarray, *, threshold: fl
     if len(R) == 0:
         raise InputError(f"ransac_upright_similarity: every one of {it} samples was degenerate")
     # every hypothesis scored at once: (I, N) residuals
-    res = np.linalg.norm(scale[:, None, None] * np.einsum("hij,nj->hni", R, src) + t[:, None, :] - dst[None], axis=2)
+    diff = scale[:, None, None] * (src @ R.transpose(0, 2, 1)) + t[:, None, :] - dst[None]
+    res = np.sqrt((diff * diff).sum(2))
     inl = res < threshold
     support = inl.astype(np.float64) @ w
     truncated = np.minimum(res, threshold).sum(1)
