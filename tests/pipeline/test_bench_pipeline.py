@@ -34,3 +34,11 @@ def test_unknown_ablation_and_bad_frames_are_input_errors():
         run_pipeline_bench("mug", frames=1, ablations=("no_network",))
     with pytest.raises(InputError, match="frames"):
         run_pipeline_bench("mug", frames=0)
+
+
+def test_a_refused_frame_counts_as_missed():
+    from semcorr_core.bench.pipeline import _Scores
+
+    s = _Scores(frames=2, K=2)
+    s.add_error(1, InputError("no plane"))
+    assert s.errors == ["frame 1: no plane"] and (s.pred[1] == float("inf")).all()

@@ -80,6 +80,10 @@ def test_empty_depth_and_bad_arguments():
     cam = PinholeCamera.from_fov(64, 48, 60.0)
     with pytest.raises(InvalidDepthError):
         segment_objects(np.zeros((48, 64), np.float32), cam)
+    almost = np.zeros((48, 64), np.float32)
+    almost[10, 10:13] = 1.0  # three readings (a rendered frame looking past everything had this)
+    with pytest.raises(InvalidDepthError, match="3 valid readings"):
+        segment_objects(almost, cam)
     with pytest.raises(InputError):
         segment_objects(np.zeros((48, 64, 1), np.float32), cam)
     with pytest.raises(InputError):

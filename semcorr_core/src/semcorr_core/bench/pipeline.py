@@ -4,7 +4,9 @@ Frames: ``frames`` scenes of one category object each, instances from the bench'
 range (never trained on), 640x480, camera elevation 5-80 deg, 0-4 distractors, sensor noise on.
 Each frame is run through :class:`~semcorr_core.pipeline.Detector` (its own segmenter unless
 ``gt_mask``), the detection whose mask overlaps the ground-truth object most is matched to it
-(IoU >= 0.3, else the object counts as missed: every keypoint error is ``inf``).
+(IoU >= 0.3, else the object counts as missed: every keypoint error is ``inf``). A frame the
+detector refuses with a typed error (e.g. no support plane in view) counts as missed too and is
+listed under ``refusals``.
 
 Figures: 3D keypoint error (median, PCK-3D @ 1 / 2 cm) for visible and occluded keypoints
 (ground-truth visibility); 2D PCK @ 0.05 / 0.1 of the ground-truth box (visible keypoints,
@@ -29,7 +31,7 @@ from semcorr_core.data.point_clouds import parts_seen
 from semcorr_core.data.render import DepthNoiseConfig, RaycastRenderer, SceneConfig, sample_scene
 from semcorr_core.data.rgbd import make_rgbd
 from semcorr_core.data.shapes import generate_shapes
-from semcorr_core.errors import InputError
+from semcorr_core.errors import InputError, SemcorrError
 from semcorr_core.metrics import heading_flipped, keypoint3d_errors, left_right_flip, pose_error
 from semcorr_core.pipeline import Detector, DetectorConfig
 
@@ -60,6 +62,12 @@ class _Scores:
         self.rot, self.rot_strict, self.trans, self.scale, self.flips = [], [], [], [], []
         self.timings: dict[str, list[float]] = {}
         self.detected = 0
+        self.errors: list[str] = []
+
+    def add_error(self, f: int, err: Exception) -> None:
+        """The detector refused frame ``f`` (a typed error): the object counts as missed."""
+        self.pred[f] = np.inf
+        self.errors.append(f"frame {f}: {err}")
 
     def add(self, f, result, gt_obj, ann, order, gt_f, vis_f, view_symmetry, spec, names) -> None:
         for k, v in result.timings_ms.items():
@@ -103,6 +111,7 @@ class _Scores:
 
         return dict(
             detection_rate=self.detected / len(gt),
+            frames_refused=len(self.errors), refusals=self.errors[:10],
             visible=group(res.visible), occluded=group(res.occluded), all=group(res.all),
             per_keypoint={n: group(s) for n, s in res.per_keypoint_type.items()},
             pck2d_0p05=float(np.mean(self.pck2d[0.05])) if self.pck2d[0.05] else None,
@@ -153,7 +162,12 @@ def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundl
         rgbd = make_rgbd(fr.color, fr.depth, fr.camera, mask=mask)
         view_symmetry = spec.view_symmetry(parts_seen(fr.face_id[gt_obj], shape))
         for name, det in variants.items():
-            scores[name].add(f, det.detect(rgbd), gt_obj, ann, order, gt[f], vis[f], view_symmetry, spec, names)
+            try:
+                result = det.detect(rgbd)
+            except SemcorrError as err:  # e.g. no support plane in view: reported, counted as a miss
+                scores[name].add_error(f, err)
+                continue
+            scores[name].add(f, result, gt_obj, ann, order, gt[f], vis[f], view_symmetry, spec, names)
 
     return new_report(
         "pipeline", category=spec.name, frames=frames, seed=seed, noise=noise,

@@ -62,6 +62,7 @@ def _plane_from(points: np.ndarray) -> tuple[np.ndarray, float] | None:
     return n, -float(n @ c)
 
 
+_MIN_VALID_PIXELS = 100  # fewer depth readings than this: no plane, no object to find
 _SCORE_POINTS = 4000  # plane hypotheses are ranked on this many points
 
 
@@ -132,8 +133,9 @@ def segment_objects(depth: np.ndarray, camera: PinholeCamera, *, plane: Optional
         raise InputError(f"cluster_tolerance must be > 0 metres, got {cluster_tolerance}")
     pts = camera.backproject(depth)  # NaN where no reading
     valid = np.isfinite(pts[..., 2])
-    if not valid.any():
-        raise InvalidDepthError("depth has no valid reading; check the depth stream")
+    if int(valid.sum()) < _MIN_VALID_PIXELS:
+        raise InvalidDepthError(f"depth has {int(valid.sum())} valid readings (fewer than {_MIN_VALID_PIXELS}): nothing in "
+                                "range to find a support plane in; check the depth stream, its range and exposure")
     if plane is None:
         sample = pts[::stride, ::stride][valid[::stride, ::stride]]
         if len(sample) > 20000:
