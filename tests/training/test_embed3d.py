@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from semcorr_core.bench.embed3d import cloud_geodesics
 from semcorr_core.models.bundle import load_bundle
@@ -194,3 +195,32 @@ def test_upright_rotations_without_heading_tilt_only():
     # a tilt about a horizontal axis moves x by at most the tilt: no heading change where turn is False
     x_heading = torch.rad2deg(torch.atan2(R[:, 1, 0], R[:, 0, 0])).abs()
     assert x_heading[~turn].max() < 3.1 and x_heading[turn].max() > 90
+
+
+def test_stretch_to_keypoints_by_hand():
+    from semcorr_core.training.embed3d import stretch_to_keypoints
+
+    # reference keypoints: base (0,0,0), top (0,0,0.2), side (0.04,0,0.1); the mean: top 0.1, side 0.02 at 0.08
+    ref = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.2], [0.04, 0.0, 0.1]])
+    mean = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.1], [0.02, 0.0, 0.08]])
+    pts = np.array([[0.04, 0.0, 0.1], [0.0, 0.01, 0.15], [0.0, 0.0, 0.3]])
+    out = stretch_to_keypoints(pts, ref, mean, rotation_symmetric=True)
+    # heights piecewise linear: 0.1 -> 0.08, 0.15 -> halfway 0.09, above the top 0.3 -> 0.3 * 0.1/0.2
+    np.testing.assert_allclose(out[:, 2], [0.08, 0.09, 0.15])
+    # one xy scale 0.02/0.04 = 0.5 (rotation-symmetric: x and y alike)
+    np.testing.assert_allclose(out[:, :2], [[0.02, 0.0], [0.0, 0.005], [0.0, 0.0]])
+    # no keypoint off the axis: xy take the top's height ratio
+    out = stretch_to_keypoints(pts, ref[:2], mean[:2])
+    np.testing.assert_allclose(out[0, 0], 0.04 * 0.5)
+
+
+def test_prototype_rebuild_keeps_descriptors_and_meets_the_mean_keypoints(tiny_bundle, tmp_path):
+    out = tmp_path / "rebuilt.pt"
+    subprocess.run([SEMCORR, "prototype", "rebuild", "--bundle", str(tiny_bundle), "--out", str(out)],
+                   check=True, capture_output=True, timeout=300)
+    a, b = load_bundle(tiny_bundle, category="can"), load_bundle(out, category="can")
+    assert torch.equal(a.prototype.keypoint_embeddings, b.prototype.keypoint_embeddings)
+    assert torch.equal(a.prototype.dense_embeddings, b.prototype.dense_embeddings)
+    # the dense cloud reaches exactly as high as the highest mean keypoint (the can's top centre)
+    top = float(b.prototype.keypoints[:, 2].max())
+    assert float(b.prototype.dense_points[:, 2].max()) == pytest.approx(top, abs=2e-3)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -39,6 +40,7 @@ from torch import nn
 from semcorr_core.data.point_clouds import PointCloudDataset, collate, complete_cloud, prepare_shape
 from semcorr_core.data.shapes import generate_shapes
 from semcorr_core.data.categories import get_category
+from semcorr_core.errors import ModelFileError
 from semcorr_core.losses import DenseCanonicalCrossEntropy, GeodesicConsistencyLoss, KeypointRetrieval
 from semcorr_core.models import build_embedding_model
 from semcorr_core.models.bundle import ModelBundle, Prototype, category_yaml, save_bundle
@@ -119,6 +121,39 @@ class _EmbeddingWithHeads(nn.Module):
         return self.model(points)
 
 
+def stretch_to_keypoints(points: np.ndarray, from_keypoints: np.ndarray, to_keypoints: np.ndarray,
+                         rotation_symmetric: bool = False) -> np.ndarray:
+    """``(M, 3)`` canonical ``points`` of one instance warped along the canonical axes so that its
+    keypoints ``from_keypoints`` ``(K, 3)`` land on (or, in x and y, as near as a scale allows)
+    ``to_keypoints`` (the prototype's, e.g. the mean over instances). Heights: piecewise linear
+    through the keypoints' heights (exact at each; above the highest, the highest keypoint's ratio).
+    x and y: one least-squares scale each over the keypoints off the axis (one for both when
+    ``rotation_symmetric``; the height ratio of the highest keypoint when no keypoint is off the
+    axis). NaN rows are ignored."""
+    ok = np.isfinite(from_keypoints).all(1) & np.isfinite(to_keypoints).all(1)
+    f, t = np.asarray(from_keypoints, np.float64)[ok], np.asarray(to_keypoints, np.float64)[ok]
+    p = np.asarray(points, np.float64).copy()
+    if len(f) == 0:
+        return p
+    heights, order = np.unique(f[:, 2], return_inverse=True)
+    targets = np.array([t[order == i, 2].mean() for i in range(len(heights))])
+    top, top_to = heights[-1], targets[-1]
+    ratio = top_to / top if top > 1e-9 else 1.0
+    z = p[:, 2]
+    p[:, 2] = np.where(z > top, z * ratio, np.interp(z, heights, targets) if len(heights) > 1 else z * ratio)
+    scales = []
+    for axes in ([(0, 1)] if rotation_symmetric else [(0,), (1,)]):
+        a, b = f[:, list(axes)], t[:, list(axes)]
+        den = float((a * a).sum())
+        scales.append(float((a * b).sum()) / den if den > 1e-8 else None)
+    known = [x for x in scales if x is not None]
+    fallback = float(np.mean(known)) if known else ratio
+    sx, sy = (scales * 2)[:2] if rotation_symmetric else scales
+    p[:, 0] *= sx if sx is not None else fallback
+    p[:, 1] *= sy if sy is not None else fallback
+    return p
+
+
 def build_prototype(model: nn.Module, category: str, n_instances: int, seed: int, n_points: int,
                     dense_points: int, holdout: tuple[str, ...] = (), device: torch.device | str = "cpu",
                     descriptors: Mapping[int, torch.Tensor] | None = None) -> Prototype:
@@ -128,8 +163,12 @@ def build_prototype(model: nn.Module, category: str, n_instances: int, seed: int
     else the mean (re-normalised) embedding of the keypoint's point over the
     ``n_instances`` reference clouds; their canonical position is the mean keypoint (the
     definition, e.g. the centre of a mug's rim, not its surface anchor) over those instances.
-    Dense part: a ``dense_points`` cloud of the first reference instance with its embeddings. Held-out keypoints get the embedding of the dense point nearest
-    to their canonical anchor: they are reached through the dense correspondence only.
+    Dense part: a ``dense_points`` cloud of the first reference instance with its embeddings, its
+    canonical coordinates warped (:func:`stretch_to_keypoints`) so that that instance's keypoints
+    meet the mean ones: an alignment fitted to the dense cloud then carries the mean keypoints to
+    the right places (without it a bottle's ``cap_top`` landed ~5 cm off, the reference bottle
+    being 31 cm tall and the mean 24 cm). Held-out keypoints get the embedding of the dense point
+    nearest to their canonical anchor: they are reached through the dense correspondence only.
     """
     model.eval()
     shapes = generate_shapes(category, n_instances, seed)
@@ -152,9 +191,11 @@ def build_prototype(model: nn.Module, category: str, n_instances: int, seed: int
         elif descriptors is not None and k in descriptors:
             d = descriptors[k].detach().cpu().double().numpy()
             kp_emb[k] = d / max(np.linalg.norm(d), 1e-12)
+    dense_canonical = stretch_to_keypoints(dense.canonical, dense.keypoints, kp_canonical,
+                                           rotation_symmetric=get_category(category).symmetry.kind == "rotation_z")
     return Prototype(tuple(names), torch.as_tensor(kp_canonical, dtype=torch.float32),
                      torch.as_tensor(kp_emb, dtype=torch.float32),
-                     torch.as_tensor(dense.canonical, dtype=torch.float32),
+                     torch.as_tensor(dense_canonical, dtype=torch.float32),
                      torch.as_tensor(dense_emb, dtype=torch.float32))
 
 
@@ -290,14 +331,34 @@ def train_embed3d(cfg: Mapping[str, Any]) -> dict:
     return summary
 
 
+def _prototype_from_config(cfg: Mapping[str, Any], model: nn.Module, device,
+                           descriptors: Mapping[int, torch.Tensor] | None) -> Prototype:
+    data, proto_cfg = cfg["data"], cfg["prototype"]
+    holdout = tuple(data.get("holdout_keypoints") or ())
+    return build_prototype(model, data["category"], int(proto_cfg["reference_instances"]), int(data["seed"]),
+                           int(data["n_points"]), int(proto_cfg["dense_points"]), holdout,
+                           device=device, descriptors=descriptors)
+
+
+def rebuild_prototype(bundle: ModelBundle, device: torch.device | str = "cpu") -> ModelBundle:
+    """The bundle with its prototype built again from its own weights and training config (the
+    same :func:`build_prototype` call training ends with; learned keypoint descriptors are kept).
+    For bundles written before a change to how prototypes are built."""
+    cfg = bundle.metadata.get("config")
+    if not isinstance(cfg, Mapping) or "data" not in cfg or "prototype" not in cfg:
+        raise ModelFileError("this bundle carries no training config (metadata.config); its prototype cannot be rebuilt")
+    holdout = set(cfg["data"].get("holdout_keypoints") or ())
+    descriptors = {k: bundle.prototype.keypoint_embeddings[k] for k, n in enumerate(bundle.prototype.keypoint_names)
+                   if n not in holdout}
+    prototype = _prototype_from_config(cfg, bundle.build_model(device), device, descriptors)
+    return replace(bundle, prototype=prototype)
+
+
 def _write_bundle(cfg: Mapping[str, Any], model: nn.Module, model_kwargs: dict, losses, device,
                   descriptors: Mapping[int, torch.Tensor] | None = None) -> Path:
     data, model_cfg = cfg["data"], cfg["model"]
-    proto_cfg = cfg["prototype"]
     holdout = tuple(data.get("holdout_keypoints") or ())
-    prototype = build_prototype(model, data["category"], int(proto_cfg["reference_instances"]), int(data["seed"]),
-                                int(data["n_points"]), int(proto_cfg["dense_points"]), holdout,
-                                device=device, descriptors=descriptors)
+    prototype = _prototype_from_config(cfg, model, device, descriptors)
     bundle = ModelBundle(
         category=data["category"], model_name=model_cfg["name"], model_kwargs=model_kwargs,
         state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()},
