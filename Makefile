@@ -6,7 +6,7 @@ PYTHON ?= python3
 STAMP := $(VENV)/.semcorr-setup
 ROS_ENV := source scripts/ros_env.sh
 SETUP_INPUTS := requirements.txt requirements-ros.txt semcorr_core/pyproject.toml scripts/setup_system.sh \
-	scripts/setup_ros.sh $(wildcard ros2_ws/src/*/package.xml ros2_ws/src/*/CMakeLists.txt ros2_ws/src/*/msg/*.msg)
+	scripts/setup_ros.sh $(shell find -L ros2_ws/src -type f ! -path '*/__pycache__/*' ! -name '*.pyc')
 
 .PHONY: setup test demo bench models clean
 

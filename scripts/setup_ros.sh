@@ -181,7 +181,7 @@ fi
   export SEMCORR_VENV="$VENV"
   # shellcheck source=scripts/ros_env.sh
   source "$ROOT/scripts/ros_env.sh" >/dev/null
-  "$VENV/bin/python" -c 'import rclpy, semcorr_msgs.msg, geometry_msgs.msg, sensor_msgs.msg, visualization_msgs.msg, diagnostic_msgs.msg'
+  "$VENV/bin/python" -c 'import rclpy, semcorr_msgs.msg, semcorr_ros.node, geometry_msgs.msg, sensor_msgs.msg, visualization_msgs.msg, diagnostic_msgs.msg'
 ) || die "smoke test failed: cannot import rclpy / semcorr_msgs.msg with scripts/ros_env.sh"
 
 log "done in $((SECONDS - t_start)) s. Use:  source scripts/ros_env.sh"

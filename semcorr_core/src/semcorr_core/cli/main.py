@@ -193,6 +193,28 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prototype(args: argparse.Namespace) -> int:
+    """``semcorr prototype rebuild``: a bundle's keypoint database built again from its weights."""
+    from semcorr_core.models.bundle import load_bundle, save_bundle
+    from semcorr_core.training.embed3d import rebuild_prototype
+
+    bundle = load_bundle(args.bundle)
+    out = save_bundle(args.out or args.bundle, rebuild_prototype(bundle))
+    print(f"rebuilt the {bundle.category} prototype of {args.bundle} -> {out}")
+    return 0
+
+
+def cmd_ros(args: argparse.Namespace) -> int:
+    """``semcorr ros run``: the perception node with the launch file's parameter file (semcorr_ros.runner)."""
+    try:
+        from semcorr_ros.runner import run
+    except ImportError as e:
+        raise SemcorrError(f"semcorr ros needs ROS 2 and the semcorr_ros package: run make setup, then "
+                           f"`source scripts/ros_env.sh` ({e})") from None
+    return run(params_file=args.params, remaps=args.remap, params=args.param, namespace=args.namespace,
+               extra=args.ros_args, use_default_params=not args.no_default_params)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from semcorr_core.data.categories import CATEGORY_NAMES
 
@@ -272,6 +294,32 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--workers", type=int, default=2, help="processes for the throughput figure (1 = skip it)")
     b.add_argument("--report", type=Path, default=None, help="also write the JSON report here")
     b.set_defaults(func=cmd_bench)
+
+    pr = sub.add_parser("prototype", help="model bundle keypoint database (prototype) tools")
+    pr_sub = pr.add_subparsers(dest="prototype_command", required=True)
+    rb = pr_sub.add_parser("rebuild", help="build a bundle's prototype again from its weights and training config "
+                                           "(what `semcorr train` ends with; learned keypoint descriptors kept)")
+    rb.add_argument("--bundle", type=Path, required=True)
+    rb.add_argument("--out", type=Path, default=None, help="write here (default: replace --bundle)")
+    rb.set_defaults(func=cmd_prototype)
+
+    ros = sub.add_parser("ros", help="ROS 2: run the perception node here (where `ros2 launch` is not available)")
+    ros_sub = ros.add_subparsers(dest="ros_command", required=True)
+    r = ros_sub.add_parser("run", help="start the perception node with the launch file's parameter file; "
+                                       "SIGINT/SIGTERM stop it (exit code 0)")
+    r.add_argument("--params", type=Path, default=None,
+                   help="parameter YAML (default: the installed share/semcorr_ros/params/perception.yaml, else "
+                        "launch/params/perception.yaml)")
+    r.add_argument("--no-default-params", action="store_true",
+                   help="without --params: give the node no parameter file (its built-in defaults)")
+    r.add_argument("--namespace", default=None, help="node namespace; its relative input topics resolve under it")
+    r.add_argument("-r", "--remap", action="append", default=[], metavar="FROM:=TO",
+                   help="topic remap, e.g. color/image_raw:=/camera/color/image_raw (repeatable)")
+    r.add_argument("-p", "--param", action="append", default=[], metavar="NAME:=VALUE",
+                   help="parameter override, wins over the file, e.g. qos_reliability:=reliable (repeatable)")
+    r.add_argument("--ros-args", dest="ros_args", nargs=argparse.REMAINDER, default=[],
+                   help="everything after this goes to rclpy as --ros-args")
+    r.set_defaults(func=cmd_ros)
     return p
 
 
