@@ -88,6 +88,12 @@ def test_rotation_symmetric_fit_uses_radius_and_height_only():
     assert fit.inlier_fraction == 1.0
     with pytest.raises(InputError, match="floor_z"):
         align_to_prototype(observed, canon, np.ones(400), threshold=0.003, rotation_symmetric=True)
+    # matches that all say "the prototype's height" (z_c wrong by 20 %): the top of the observation
+    # still gives the scale, 99.5th percentile of the heights 0.1 x 1.1 over a prototype 0.1 tall
+    wrong = canon * np.array([1.0, 1.0, 0.8])
+    top = align_to_prototype(observed, wrong, np.ones(400), threshold=0.003, rotation_symmetric=True, floor_z=floor,
+                             top_height=0.1)
+    assert top.transform.s == pytest.approx(np.percentile(s * z, 99.5) / 0.1, rel=1e-9)
 
 
 @pytest.mark.parametrize("floor_z", [None, -0.02])

@@ -10,7 +10,9 @@ canonical frame to the gravity frame is then fitted robustly:
 * a category symmetric about its axis (bottle, bowl, can): the matched azimuth is arbitrary (the
   embedding is trained to ignore it), so only the radius ``r`` and height ``z`` of each match are
   used. The base stands on the support plane (height ``floor_z`` in the gravity frame), so
-  ``z = s z_c + floor_z`` gives the scale ``s`` (1-point RANSAC, least-squares refit), then the axis
+  ``z = s z_c + floor_z`` gives the scale ``s`` (1-point RANSAC, least-squares refit; with
+  ``top_height``, the prototype's height, the observed top - the 99.5th percentile of the heights -
+  over it instead: matched heights lean towards the prototype's proportions, the top does not), then the axis
   position ``c`` minimises ``sum (|p_xy - c| - s r_c)^2`` (Gauss-Newton from a start behind the
   visible surface). The heading stays 0: any heading is as right.
 """
@@ -53,7 +55,7 @@ def prototype_correspondences(embeddings: torch.Tensor, dense_embeddings: torch.
 
 
 def _fit_axis_and_scale(points: np.ndarray, canonical: np.ndarray, threshold: float, floor_z: float,
-                        s_range: tuple[float, float], rng: np.random.Generator) -> tuple[SimilarityTransform, np.ndarray]:
+                        s_range: tuple[float, float], rng: np.random.Generator, top_height: Optional[float] = None) -> tuple[SimilarityTransform, np.ndarray]:
     """(transform with R = I, (N,) residuals in the (r, z) sense)."""
     r_c = np.hypot(canonical[:, 0], canonical[:, 1])
     z_c = canonical[:, 2]
@@ -61,13 +63,16 @@ def _fit_axis_and_scale(points: np.ndarray, canonical: np.ndarray, threshold: fl
     usable = z_c > 1e-3
     if usable.sum() < 3:
         raise InputError("alignment: fewer than 3 observed points match above the base; cannot fit the scale")
-    candidates = np.clip(dz[usable] / z_c[usable], *s_range)
-    picks = candidates[rng.choice(len(candidates), size=min(len(candidates), 64), replace=False)]
-    counts = [(np.abs(dz - s * z_c) < threshold).sum() for s in picks]
-    s = float(picks[int(np.argmax(counts))])
-    inl = np.abs(dz - s * z_c) < threshold
-    if inl.sum() >= 3:
-        s = float(np.clip((dz[inl] @ z_c[inl]) / max(z_c[inl] @ z_c[inl], 1e-12), *s_range))
+    if top_height is not None:
+        s = float(np.clip(np.percentile(dz, 99.5) / top_height, *s_range))
+    else:
+        candidates = np.clip(dz[usable] / z_c[usable], *s_range)
+        picks = candidates[rng.choice(len(candidates), size=min(len(candidates), 64), replace=False)]
+        counts = [(np.abs(dz - s * z_c) < threshold).sum() for s in picks]
+        s = float(picks[int(np.argmax(counts))])
+        inl = np.abs(dz - s * z_c) < threshold
+        if inl.sum() >= 3:
+            s = float(np.clip((dz[inl] @ z_c[inl]) / max(z_c[inl] @ z_c[inl], 1e-12), *s_range))
     rho = s * r_c
     xy = points[:, :2]
     # the visible surface is the camera side (gravity-frame -x); the axis lies behind it
@@ -94,7 +99,7 @@ def _fit_axis_and_scale(points: np.ndarray, canonical: np.ndarray, threshold: fl
 def align_to_prototype(points: np.ndarray, canonical: np.ndarray, similarity: np.ndarray, *, threshold: float,
                        rotation_symmetric: bool = False, floor_z: Optional[float] = None,
                        scale_range: tuple[float, float] = (0.6, 1.6), max_iterations: int = 300,
-                       seed: int = 0) -> PrototypeAlignment:
+                       top_height: Optional[float] = None, seed: int = 0) -> PrototypeAlignment:
     """Robust canonical -> gravity-frame transform from per-point matches (see the module docstring).
 
     points: ``(N, 3)`` observed points, gravity-aligned frame (z up), metres. canonical: ``(N, 3)``
@@ -112,7 +117,7 @@ def align_to_prototype(points: np.ndarray, canonical: np.ndarray, similarity: np
     if rotation_symmetric:
         if floor_z is None:
             raise InputError("align_to_prototype: a rotation-symmetric category needs floor_z (the support plane)")
-        model, res = _fit_axis_and_scale(points, canonical, threshold, float(floor_z), scale_range, rng)
+        model, res = _fit_axis_and_scale(points, canonical, threshold, float(floor_z), scale_range, rng, top_height)
         inliers = res < threshold
     else:
         w = np.clip(np.asarray(similarity, dtype=np.float64), 0.0, None)

@@ -58,6 +58,7 @@ class DetectorConfig:
     min_points: int = 150
     visibility_tol: float = 0.01
     snap_distance: float = 0.01
+    scale_from_top: bool = True
     observe: bool = True
     observe_gate: float = 0.04
     observe_window: float = 0.01
@@ -139,6 +140,7 @@ class Detector:
         self.on_axis = ~self.on_surface & (np.hypot(self.keypoints[:, 0], self.keypoints[:, 1]) < 1e-6)
         self.keypoint_embeddings = proto.keypoint_embeddings.to(self.device)
         self.dense_points = proto.dense_points.to(self.device)
+        self.top_height = float(proto.dense_points[:, 2].max())
         self.dense_embeddings = proto.dense_embeddings.to(self.device)
 
     @classmethod
@@ -191,7 +193,8 @@ class Detector:
         try:
             fit = align_to_prototype(pts_g[sel], canonical, sim, threshold=cfg.ransac_threshold * diag,
                                      rotation_symmetric=self.rotation_symmetric, floor_z=floor_z,
-                                     scale_range=cfg.scale_range, max_iterations=cfg.ransac_iterations, seed=cfg.seed)
+                                     scale_range=cfg.scale_range, max_iterations=cfg.ransac_iterations,
+                                     top_height=self.top_height if cfg.scale_from_top else None, seed=cfg.seed)
         except InputError:
             timings["align"] += (time.perf_counter() - t) * 1e3
             return None  # not this category, or too little of it seen: no detection rather than a wild pose
