@@ -63,6 +63,7 @@ class DetectorConfig:
     observe_gate: float = 0.04
     observe_window: float = 0.01
     observe_min_similarity: float = 0.0
+    observe_visible_only: bool = True
     seed: int = 0
 
 
@@ -205,8 +206,13 @@ class Detector:
         observed_xyz = None
         if cfg.observe:
             fitted_g = fit.transform.apply(self.keypoints)
-            obs = observe_keypoints(self.keypoint_embeddings, emb, pts_g[sel], fitted_g, on_surface=self.on_surface,
-                                    on_axis=self.on_axis, gate=cfg.observe_gate, window=cfg.observe_window,
+            candidates = np.ones(len(self.keypoints), bool)
+            if cfg.observe_visible_only:  # a keypoint the fit hides would only be pulled onto its visible neighbours
+                candidates = place_keypoints(self.keypoints, pose, frame.camera, frame.depth,
+                                             visibility_tol=cfg.visibility_tol).visible
+            obs = observe_keypoints(self.keypoint_embeddings, emb, pts_g[sel], fitted_g,
+                                    on_surface=self.on_surface & candidates, on_axis=self.on_axis & candidates,
+                                    gate=cfg.observe_gate, window=cfg.observe_window,
                                     min_similarity=cfg.observe_min_similarity)
             observed_xyz = np.where(obs.observed[:, None], obs.xyz @ G, np.nan)  # gravity -> camera
         placed = place_keypoints(self.keypoints, pose, frame.camera, frame.depth, visibility_tol=cfg.visibility_tol,
