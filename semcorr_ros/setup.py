@@ -33,6 +33,7 @@ setup(
     entry_points={
         "console_scripts": [
             "perception_node = semcorr_ros.node:main",
+            "grasp_example = semcorr_ros.grasp_example:main",
         ],
     },
 )
