@@ -149,7 +149,7 @@ def test_package_xml_and_setup_py():
     setup = ast.parse((SOURCE_PKG / "setup.py").read_text())
     [call] = _calls(setup, "setup")
     scripts = ast.literal_eval(_kw(call, "entry_points"))["console_scripts"]
-    assert scripts == ["perception_node = semcorr_ros.node:main"]
+    assert scripts == ["perception_node = semcorr_ros.node:main", "grasp_example = semcorr_ros.grasp_example:main"]
     assert (REPO / "ros2_ws" / "src" / "semcorr_ros").resolve() == SOURCE_PKG.resolve()
 
 
