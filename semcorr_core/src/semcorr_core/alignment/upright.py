@@ -166,7 +166,7 @@ def ransac_upright_similarity(src: np.ndarray, dst: np.ndarray, *, threshold: fl
     truncated = np.minimum(res, threshold).sum(1)
     h = int(np.lexsort((truncated, -support))[0])  # most inlier weight, then the smallest truncated residual
     best = SimilarityTransform(R[h], t[h], float(scale[h]))
-    inliers = np.linalg.norm(best.apply(src) - dst, axis=1) < threshold
+    inliers = inl[h]
     for _ in range(2):
         if inliers.sum() < max(min_inliers, 2):
             break

@@ -90,17 +90,22 @@ def _mge(embeddings: list[np.ndarray], samples, rows: list[dict[int, np.ndarray]
     return float(mean_geodesic_error(embeddings, sets, geo, model_scale=scales).mge)
 
 
-def _pck_transfer(embeddings: list[np.ndarray], proto_emb: np.ndarray, samples, columns,
-                  threshold_frac: float, symmetries: list[Symmetry]) -> dict:
+def _transferred(embeddings: list[np.ndarray], proto_emb: np.ndarray, samples) -> list[np.ndarray]:
+    """``(K,)`` point index each prototype keypoint lands on in ``samples[i]`` (nearest embedding;
+    ``embeddings[i]`` is that sample's ``(N, D)`` embedding)."""
+    q = torch.as_tensor(proto_emb, dtype=torch.float32)
+    return [nearest_embedding_transfer(q, torch.as_tensor(s.points, dtype=torch.float32)[None],
+                                       torch.as_tensor(e)[None]).index[0].numpy()
+            for s, e in zip(samples, embeddings)]
+
+
+def _pck_transfer(preds: list[np.ndarray], samples, columns, threshold_frac: float, symmetries: list[Symmetry]) -> dict:
     """{"pck": fraction correct or None when no keypoint was observed, "n": keypoints counted,
-    "per_keypoint": {column: [hits, n]}}. ``embeddings[i]`` is the (N, D) embedding of
-    ``samples[i]``, compared modulo ``symmetries[i]``."""
+    "per_keypoint": {column: [hits, n]}}. ``preds[i]`` from :func:`_transferred` on ``samples[i]``,
+    compared modulo ``symmetries[i]``."""
     hits, total = 0, 0
     per_keypoint = {int(k): [0, 0] for k in columns}
-    q = torch.as_tensor(proto_emb, dtype=torch.float32)
-    for s, e, symmetry in zip(samples, embeddings, symmetries):
-        pts = torch.as_tensor(s.points, dtype=torch.float32)[None]
-        pred = nearest_embedding_transfer(q, pts, torch.as_tensor(e)[None]).index[0].numpy()
+    for s, pred, symmetry in zip(samples, preds, symmetries):
         diag = np.linalg.norm(np.nanmax(s.canonical, 0) - np.nanmin(s.canonical, 0))
         for k in columns:
             if s.keypoint_index[k] < 0:
@@ -148,7 +153,8 @@ def run_embed3d_bench(bundle_path: str, category: str, n_instances: int = 12, n_
     torch.manual_seed(12345)
     random_model = build_embedding_model(bundle.model_name, **bundle.model_kwargs).to(device).eval()
     names = bundle.prototype.keypoint_names
-    symmetry = get_category(category).symmetry
+    spec = get_category(category)
+    symmetry = spec.symmetry
     holdout = set(bundle.metadata.get("holdout_keypoints", []))
     seen = [k for k, n in enumerate(names) if n not in holdout]
     unseen = [k for k, n in enumerate(names) if n in holdout]
@@ -174,14 +180,13 @@ def run_embed3d_bench(bundle_path: str, category: str, n_instances: int = 12, n_
     rand = [embed_points(random_model, s.points, device) for s in complete]
     fpfh = [fpfh_descriptors(s.points, radius=0.1 * sc) for s, sc in zip(complete, scales)]
     proto = bundle.prototype.keypoint_embeddings.numpy()
-    spec = get_category(category)
     view_symmetry = [spec.view_symmetry(parts_seen(p.face_id, shapes[i // partial_views])) for i, p in enumerate(partial)]
+    pred_complete, pred_partial = _transferred(trained, proto, complete), _transferred(trained_partial, proto, partial)
     transfer = {
-        "full": _pck_transfer(trained, proto, complete, seen, threshold_frac, [symmetry] * len(complete)),
-        "partial": _pck_transfer(trained_partial, proto, partial, seen, threshold_frac, view_symmetry),
-        "partial_strict": _pck_transfer(trained_partial, proto, partial, seen, threshold_frac,
-                                        [symmetry] * len(partial)),
-        "unseen": _pck_transfer(trained, proto, complete, unseen, threshold_frac, [symmetry] * len(complete)),
+        "full": _pck_transfer(pred_complete, complete, seen, threshold_frac, [symmetry] * len(complete)),
+        "partial": _pck_transfer(pred_partial, partial, seen, threshold_frac, view_symmetry),
+        "partial_strict": _pck_transfer(pred_partial, partial, seen, threshold_frac, [symmetry] * len(partial)),
+        "unseen": _pck_transfer(pred_complete, complete, unseen, threshold_frac, [symmetry] * len(complete)),
     }
     report = new_report(
         "embed3d",

@@ -95,7 +95,9 @@ def _weights_key(bundle) -> str:
     return h.hexdigest()[:16]
 
 
-def _cached_onnx(bundle, model: torch.nn.Module, cache_dir: Path) -> Path:
+def _cached_onnx(bundle, cache_dir: Path) -> Path:
+    """The bundle's ONNX export in ``cache_dir``, exported (from a CPU build of the network) only
+    when no file for these weights is there yet."""
     from semcorr_core.models.export import export_onnx
 
     path = cache_dir / f"{bundle.category}_{bundle.model_name}_{_weights_key(bundle)}.onnx"
@@ -109,7 +111,7 @@ def _cached_onnx(bundle, model: torch.nn.Module, cache_dir: Path) -> Path:
     fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".onnx.tmp")
     os.close(fd)
     try:
-        export_onnx(model, tmp)
+        export_onnx(bundle.build_model("cpu"), tmp)
         os.replace(tmp, path)  # atomic: a concurrent reader sees the old state or the whole file
     finally:
         if os.path.exists(tmp):
@@ -138,22 +140,21 @@ def make_backend(bundle, backend: str = "auto", device: str | torch.device = "cp
     if backend == "tensorrt":
         raise BackendError("the tensorrt backend needs TensorRT, which is not installed here (PyPI carries only "
                            "stub packages that download from NVIDIA); use backend 'onnxruntime' or 'torch'")
-    model = bundle.build_model("cpu")
     providers = _ort_providers(device)
     if backend == "onnxruntime" and providers is None:
         raise BackendError(f"onnxruntime cannot run on {device} here (not installed, or no CUDA execution provider "
                            "in this onnxruntime build: install onnxruntime-gpu); use backend 'torch'")
     if backend == "torch" or providers is None:
         reason = "asked for" if backend == "torch" else f"auto: onnxruntime cannot serve {device} here"
-        return TorchBackend(model.to(device), reason)
+        return TorchBackend(bundle.build_model(device), reason)
     reason = "asked for" if backend == "onnxruntime" else f"auto: onnxruntime serves {device} ({providers[0]})"
     cache = cache_dir or onnx_cache_dir()
-    path = _cached_onnx(bundle, model, cache)
+    path = _cached_onnx(bundle, cache)
     try:
         return OnnxRuntimeBackend(path, providers, threads, reason)
     except Exception:  # onnxruntime raises its own types for a damaged file: export again, once
         path.unlink(missing_ok=True)
-        path = _cached_onnx(bundle, model, cache)
+        path = _cached_onnx(bundle, cache)
         try:
             return OnnxRuntimeBackend(path, providers, threads, reason)
         except Exception as e:
