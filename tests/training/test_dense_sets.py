@@ -79,3 +79,45 @@ def test_canonical_space_of_a_rotation_symmetric_category_ignores_azimuth():
     torch.testing.assert_close(p, torch.tensor([[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]]), atol=1e-6, rtol=0)
     with pytest.raises(InputError):
         CanonicalSpace([])
+
+
+def test_canonical_space_warps_heights_through_the_keypoints():
+    from semcorr_core.training.dense_sets import CanonicalSpace
+
+    shapes = generate_shapes("bottle", 4, seed=3)
+    names = ["cap_top", "neck", "shoulder", "bottom_center"]
+    space = CanonicalSpace(shapes, rotation_symmetric=True, height_keypoints=names)
+    # hand-computed targets: each keypoint's mean box-normalised height
+    unit = np.array([[(s.keypoints[n][2] - s.vertices[:, 2].min()) / np.ptp(s.vertices[:, 2]) for n in names]
+                     for s in shapes])
+    for i, s in enumerate(shapes):
+        kp = torch.tensor(np.stack([s.keypoints[n] for n in names]), dtype=torch.float32)[None]
+        z = space.positions(kp, torch.tensor([i]))[0, :, 1]
+        torch.testing.assert_close(z, torch.as_tensor(unit.mean(0), dtype=torch.float32), atol=1e-5, rtol=0)
+        # half-way between shoulder and neck on this bottle lands half-way between the targets
+        mid = 0.5 * (s.keypoints["shoulder"] + s.keypoints["neck"])
+        zm = space.positions(torch.tensor(mid, dtype=torch.float32)[None, None], torch.tensor([i]))[0, 0, 1]
+        assert abs(float(zm) - unit.mean(0)[1:3].mean()) < 1e-5
+        # monotonic over the whole height, box ends at 0 and 1
+        col = torch.linspace(float(s.vertices[:, 2].min()), float(s.vertices[:, 2].max()), 50)
+        pts = torch.stack([torch.zeros(50), torch.zeros(50), col], 1)[None]
+        zz = space.positions(pts, torch.tensor([i]))[0, :, 1]
+        assert torch.all(zz[1:] > zz[:-1]) and abs(float(zz[0])) < 1e-5 and abs(float(zz[-1]) - 1) < 1e-5
+    with pytest.raises(InputError):
+        CanonicalSpace(shapes, height_keypoints=["no_such_keypoint"])
+
+
+def test_canonical_space_merges_keypoints_at_one_height():
+    from semcorr_core.training.dense_sets import CanonicalSpace
+
+    shapes = generate_shapes("mug", 3, seed=2)
+    space = CanonicalSpace(shapes, height_keypoints=list(shapes[0].keypoint_names))
+    # rim_center / rim_front (the top) and bottom_center merge into the box ends; the handle's
+    # top, outer point and bottom stay: 5 knots, strictly increasing on every mug
+    assert space.height_knots.shape == (3, 5)
+    assert torch.all(space.height_knots[:, 1:] > space.height_knots[:, :-1])
+    # x and y keep their box normalisation
+    v = torch.as_tensor(shapes[1].vertices, dtype=torch.float32)[None]
+    p = space.positions(v, torch.tensor([1]))[0]
+    torch.testing.assert_close(p[:, :2].min(0).values, torch.zeros(2), atol=1e-6, rtol=0)
+    torch.testing.assert_close(p[:, :2].max(0).values, torch.ones(2), atol=1e-6, rtol=0)

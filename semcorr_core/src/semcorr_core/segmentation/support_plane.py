@@ -8,6 +8,9 @@
 2. :func:`segment_objects` - pixels higher than ``min_height`` above the plane are object pixels;
    neighbouring object pixels (4-connectivity on the image grid) form one *piece* when their 3D
    points are closer than ``cluster_tolerance``; this separates objects that overlap in the image.
+   Both thresholds grow with the sensor's noise at the pixel's depth (``noise_sigmas`` standard
+   deviations of ``noise``, :class:`~semcorr_core.segmentation.DepthNoiseModel`): far away a
+   depth camera's floor is centimetres thick (a chair 3 m off merged with the floor around it).
    A real sensor also breaks one object into pieces (dropout along a mug's rim separates its inside
    from its outside; a thin handle comes loose), so pieces are then joined in the *top-down view*:
    points projected onto the plane and binned into square cells of ``cluster_tolerance``; where
@@ -30,6 +33,7 @@ from scipy.sparse.csgraph import connected_components
 from semcorr_core.errors import InputError, InvalidDepthError
 from semcorr_core.geometry.camera import PinholeCamera
 from semcorr_core.geometry.transforms import gravity_frame
+from semcorr_core.segmentation.depth_noise import DepthNoiseModel
 
 __all__ = ["SupportPlane", "Segmentation", "fit_support_plane", "segment_objects"]
 
@@ -115,11 +119,14 @@ def fit_support_plane(points: np.ndarray, *, threshold: float = 0.01, max_iterat
 def segment_objects(depth: np.ndarray, camera: PinholeCamera, *, plane: Optional[SupportPlane] = None,
                     min_height: float = 0.005, max_height: float = 1.5, cluster_tolerance: float = 0.015,
                     min_cell_points: int = 2, absorb_fraction: float = 0.7, min_pixels: int = 150,
-                    plane_threshold: float = 0.01, stride: int = 2, seed: int = 0) -> Segmentation:
+                    plane_threshold: float = 0.01, stride: int = 2, seed: int = 0,
+                    noise: Optional[DepthNoiseModel] = DepthNoiseModel(), noise_sigmas: float = 3.0) -> Segmentation:
     """Instances standing on the support plane of a depth image (see the module docstring).
 
     depth: ``(H, W)`` float metres, 0 = no reading. stride: pixel step of the plane-fit sample.
-    Raises :class:`InvalidDepthError` when no pixel has depth.
+    noise: the sensor's depth noise (``None``: fixed thresholds); ``min_height`` and
+    ``cluster_tolerance`` are raised to ``noise_sigmas`` times its height / range spread where that
+    is larger. Raises :class:`InvalidDepthError` when no pixel has depth.
     """
     if not isinstance(camera, PinholeCamera):
         raise InputError(f"camera must be a PinholeCamera, got {type(camera).__name__}")
@@ -131,6 +138,10 @@ def segment_objects(depth: np.ndarray, camera: PinholeCamera, *, plane: Optional
         raise InputError("stride, min_pixels and min_cell_points must be >= 1")
     if not (math.isfinite(cluster_tolerance) and cluster_tolerance > 0):
         raise InputError(f"cluster_tolerance must be > 0 metres, got {cluster_tolerance}")
+    if not (math.isfinite(noise_sigmas) and noise_sigmas >= 0):
+        raise InputError(f"noise_sigmas must be >= 0, got {noise_sigmas}")
+    if noise is not None:
+        noise.validate()
     pts = camera.backproject(depth)  # NaN where no reading
     valid = np.isfinite(pts[..., 2])
     if int(valid.sum()) < _MIN_VALID_PIXELS:
@@ -143,11 +154,20 @@ def segment_objects(depth: np.ndarray, camera: PinholeCamera, *, plane: Optional
         plane = fit_support_plane(sample, threshold=plane_threshold, seed=seed)
     heights = np.full(depth.shape, np.nan, np.float32)
     heights[valid] = pts[valid] @ plane.normal + plane.offset
-    obj = valid & (heights > min_height) & (heights <= max_height)
+    height_floor = np.full(depth.shape, float(min_height))
+    tolerance = np.full(depth.shape, float(cluster_tolerance))
+    if noise is not None and noise_sigmas > 0:
+        p = pts[valid]
+        spread = noise_sigmas * noise.sigma(p[:, 2], camera.fx)  # along z
+        # a depth error moves the point along its ray; its height changes by the ray's share on the normal
+        along_normal = np.abs(p @ plane.normal) / np.maximum(p[:, 2], 1e-9)
+        height_floor[valid] = np.maximum(min_height, spread * along_normal)
+        tolerance[valid] = np.maximum(cluster_tolerance, spread * np.linalg.norm(p, axis=1) / np.maximum(p[:, 2], 1e-9))
+    obj = valid & (heights > height_floor) & (heights <= max_height)
     labels = np.zeros(depth.shape, np.int32)
     masks: list[np.ndarray] = []
     if obj.any():
-        pieces = _image_pieces(pts, obj, float(cluster_tolerance))
+        pieces = _image_pieces(pts, obj, tolerance)
         pixel_labels = _join_by_footprint(pts[obj], pieces, plane.normal, float(cluster_tolerance), int(min_cell_points),
                                           float(absorb_fraction))
         sizes = np.bincount(pixel_labels)
@@ -164,9 +184,10 @@ def segment_objects(depth: np.ndarray, camera: PinholeCamera, *, plane: Optional
 _MAX_CELLS = 4096  # per axis of the top-down grid
 
 
-def _image_pieces(pts: np.ndarray, obj: np.ndarray, tolerance: float) -> np.ndarray:
+def _image_pieces(pts: np.ndarray, obj: np.ndarray, tolerance: np.ndarray) -> np.ndarray:
     """Label (0..P-1) per object pixel: 4-neighbours on the image grid whose 3D points are closer
-    than ``tolerance`` share a piece (separates objects that overlap in the image)."""
+    than ``tolerance`` (``(H, W)`` metres, the larger of the two pixels' counts) share a piece
+    (separates objects that overlap in the image)."""
     H, W = obj.shape
     idx = np.full((H, W), -1, np.int64)
     n = int(obj.sum())
@@ -174,7 +195,8 @@ def _image_pieces(pts: np.ndarray, obj: np.ndarray, tolerance: float) -> np.ndar
     rows, cols = [], []
     for dy, dx in ((0, 1), (1, 0)):
         a = obj[: H - dy, : W - dx] & obj[dy:, dx:]
-        close = np.linalg.norm(pts[: H - dy, : W - dx][a] - pts[dy:, dx:][a], axis=1) < tolerance
+        tol = np.maximum(tolerance[: H - dy, : W - dx][a], tolerance[dy:, dx:][a])
+        close = np.linalg.norm(pts[: H - dy, : W - dx][a] - pts[dy:, dx:][a], axis=1) < tol
         rows.append(idx[: H - dy, : W - dx][a][close])
         cols.append(idx[dy:, dx:][a][close])
     r, c = np.concatenate(rows), np.concatenate(cols)

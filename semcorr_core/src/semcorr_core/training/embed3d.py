@@ -204,8 +204,13 @@ def _canonical_ce_head(dataset: PointCloudDataset, loss_cfg: Mapping[str, Any], 
     """The loss head, the canonical space, and the indices of the keypoint columns that are
     classes (the last ``len(indices)`` classes, in that order)."""
     symmetric = get_category(dataset.category).symmetry.kind == "rotation_z"
-    space = CanonicalSpace(dataset.shapes, rotation_symmetric=symmetric)
     seen = [k for k in range(len(dataset.keypoint_names)) if dataset.train_keypoint_mask[k]]
+    heights = str(loss_cfg.get("canonical_heights", "box"))
+    if heights not in ("box", "keypoints"):
+        raise ConfigError(f"loss.canonical_heights must be 'box' or 'keypoints', got {heights!r}")
+    # held-out keypoints are unlabelled in training: they cannot shape the space either
+    space = CanonicalSpace(dataset.shapes, rotation_symmetric=symmetric,
+                           height_keypoints=[dataset.keypoint_names[k] for k in seen] if heights == "keypoints" else ())
     kp = []
     for i in range(len(dataset.shapes)):
         a = dataset.prepared(i).anchors
