@@ -121,3 +121,47 @@ def test_cluttered_scenes_median_iou():
             if gt.sum() >= 300:
                 ious.append(max([(m & gt).sum() / (m | gt).sum() for m in seg.masks] or [0.0]))
     assert np.median(ious) > 0.7, ious  # measured 0.74 (seeds 0-4)
+
+
+def test_depth_noise_model_hand_computed():
+    from semcorr_core.segmentation import DepthNoiseModel
+
+    m = DepthNoiseModel()
+    # z = 2 m, fx = 500: axial 0.0012 + 0.0019 * 1.6**2 = 0.006064; step 4 * 0.125 / (500 * 0.05) = 0.02
+    expected = np.sqrt(0.006064 ** 2 + 0.02 ** 2 / 12)
+    assert abs(float(m.sigma(np.array(2.0), 500.0)) - expected) < 1e-12
+    assert np.all(np.diff(m.sigma(np.linspace(0.5, 4, 20), 500.0)) > 0)
+    with pytest.raises(InputError):
+        DepthNoiseModel(baseline_m=0.0).validate()
+    with pytest.raises(InputError):
+        segment_objects(np.ones((48, 64), np.float32), PinholeCamera.from_fov(64, 48, 60.0),
+                        noise=DepthNoiseModel(sigma_base=float("nan")))
+    with pytest.raises(InputError):
+        segment_objects(np.ones((48, 64), np.float32), PinholeCamera.from_fov(64, 48, 60.0), noise_sigmas=-1.0)
+
+
+def test_a_far_noisy_floor_is_not_an_object():
+    """A floor 1-4 m away with quantised depth (steps of ~4 cm there): fixed 5 mm thresholds raise
+    parts of it as objects; thresholds that follow the sensor's noise find none."""
+    from semcorr_core.segmentation import DepthNoiseModel
+
+    cam = PinholeCamera.from_fov(160, 120, 60.0)
+    rng = np.random.default_rng(0)
+    rays = cam.pixel_rays()
+    # floor plane y = 1.2 in the camera frame (camera 1.2 m above it, looking slightly down)
+    tilt = np.deg2rad(20.0)
+    normal = np.array([0.0, -np.cos(tilt), -np.sin(tilt)])
+    t = -1.2 / (rays @ normal)
+    z = np.where(t > 0, t, 0.0).astype(np.float64)  # depth = t (rays have z = 1)
+    z[(z > 4.0) | (z < 0.3)] = 0.0
+    noise = DepthNoiseModel()
+    noisy = z + rng.normal(0, 1, z.shape) * (noise.sigma_base + noise.sigma_quadratic * (z - 0.4) ** 2)
+    # disparity = f b / z, measured in steps of disparity_step_px
+    disparity = np.round(cam.fx * noise.baseline_m / np.maximum(noisy, 1e-6) / noise.disparity_step_px)
+    depth = np.where(z > 0, cam.fx * noise.baseline_m / np.maximum(disparity * noise.disparity_step_px, 1e-9), 0.0)
+    assert np.median(depth[depth > 0]) > 2.0
+    depth = depth.astype(np.float32)
+    fixed = segment_objects(depth, cam, noise=None, min_pixels=20)
+    adaptive = segment_objects(depth, cam, min_pixels=20)
+    assert len(fixed.masks) > 0  # the old behaviour: the floor stands up in places
+    assert adaptive.masks == []
