@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# README's main job on the embedded default: the shipped mug model (semcorr_core/.../models/default)
-# on a seeded synthetic frame and, when ../shared/data is beside the repository, on a real stereo
-# frame of a mug; the synthetic engine's contact sheet; the model's held-out figures.
-# The ROS node replaying the sample bag replaces this when issue #5 lands.
+# README's main job on the embedded default (the shipped mug model and sample bag):
+# 1. the ROS 2 perception node (`semcorr ros run`, over real DDS on loopback) fed the shipped
+#    sample bag (semcorr_core/.../bags/sample/mug_orbit, 20 frames with ground truth) by
+#    `semcorr bag eval --live`: annotated frames (the node's ~/debug_image) as PNGs, latency,
+#    losses and keypoint figures in out/demo/bag_live.json;
+# 2. the same bag offline (`semcorr bag eval`): the same figures without ROS, to compare;
+# 3. when ../shared/data is beside the repository, a real stereo frame of a mug through `semcorr detect`;
+# 4. a seeded synthetic frame through `semcorr detect`, the synthetic engine's contact sheet, and
+#    the model's held-out embedding figures.
+# Needs ROS in the environment (make demo sources scripts/ros_env.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out/demo}
@@ -10,6 +16,12 @@ SEMCORR=${SEMCORR:-.venv/bin/semcorr}
 PY=${PY:-.venv/bin/python}
 REAL_CLOUD=../shared/data/pcl_test_rgbd/table_scene_mug_stereo_textured.pcd
 rm -rf "$OUT"
+mkdir -p "$OUT"
+# the node and the replayer talk over loopback only, on a domain of their own
+export ROS_DOMAIN_ID=${ROS_DOMAIN_ID:-42} ROS_AUTOMATIC_DISCOVERY_RANGE=${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}
+# 1 Hz stays below the node's throughput on a 2-core CPU: no frame should be lost
+$SEMCORR bag eval --live --hz 1 --out-dir "$OUT/bag_live" --report "$OUT/bag_live.json" > /dev/null
+$SEMCORR bag eval --report "$OUT/bag_offline.json" > /dev/null
 $SEMCORR synth --category mug --instances 4 --views 3 --seed 0 --distractors 0,1 --out "$OUT/synth" --quiet
 # one synthetic frame through the detector (its own segmenter, no ground truth used)
 frame="$OUT/synth/frames/000000"
@@ -29,7 +41,22 @@ $PY - "$OUT" <<'PY'
 import json, sys
 from pathlib import Path
 out = Path(sys.argv[1])
-print(f"semcorr demo (shipped mug model) -> {out}")
+print(f"semcorr demo (shipped mug model, sample bag) -> {out}")
+live, off = (json.loads((out / f"bag_{m}.json").read_text()) for m in ("live", "offline"))
+
+
+def kp(r, group):
+    g = r.get(group) or {}
+    return f"median {100 * g['median_m']:.1f} cm, PCK@2cm {g['pck3d_2cm']:.2f}" if g.get("n") else "none"
+
+
+lat = live["latency_ms"]
+print(f"  ROS node on the sample bag: {live['frames_received']}/{live['frames_sent']} frames answered on ~/keypoints "
+      f"({live['frames_lost']} lost) at {live['send_rate_hz']:g} Hz in; latency p50 {lat['p50']:.0f} ms, p95 "
+      f"{lat['p95']:.0f} ms; node exit code {live['node_exit_code']}")
+print(f"    visible keypoints {kp(live, 'visible')}; occluded {kp(live, 'occluded')}")
+print(f"    offline on the same bag: visible {kp(off, 'visible')}; occluded {kp(off, 'occluded')}")
+print(f"    annotated frames: {live['annotated_frames']}/frame_*.png; figures {out / 'bag_live.json'}")
 for name in ("detect_synth", "detect_real_mug"):
     path = out / f"{name}.json"
     if not path.is_file():

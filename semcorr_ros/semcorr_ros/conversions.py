@@ -1,8 +1,7 @@
 """sensor_msgs <-> numpy, and the node's output messages built from numpy.
 
-``cv_bridge`` is not available from the PyPI ROS wheels; the few encodings a depth camera uses are
-simple enough to read with ``np.frombuffer`` (honouring ``step`` row padding and
-``is_bigendian``). Image data is always assigned as ``bytes``: rclpy copies a ``bytes`` object
+Reading images and camera_info is ROS-free and lives in :mod:`semcorr_core.data.sensor_msgs` (bag
+evaluation reads the same way); it is re-exported here. Image data is always assigned as ``bytes``: rclpy copies a ``bytes`` object
 into its ``array('B')`` field in a millisecond, element-wise numpy assignment takes ~100x longer.
 
 Errors are typed (:mod:`semcorr_core.errors`): the node reports ``str(err)`` as the cause of a
@@ -11,105 +10,21 @@ rejected frame, so every message says what was received and what is expected.
 
 from __future__ import annotations
 
-import sys
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
-from semcorr_core.errors import DepthEncodingError, InputError, IntrinsicsError
-from semcorr_core.geometry.camera import PinholeCamera
+from semcorr_core.data.sensor_msgs import (  # noqa: F401 (re-exported: the node's conversions in one place)
+    COLOR_ENCODINGS, DEPTH_ENCODINGS, IMAGE_ENCODINGS, LITTLE_ENDIAN, MASK_ENCODINGS, ImageEncodingError,
+    camera_from_info, color_from_image, depth_from_image, image_to_array, mask_from_image, stamp_to_ns,
+)
+from semcorr_core.errors import InputError
 
 __all__ = [
     "COLOR_ENCODINGS", "DEPTH_ENCODINGS", "MASK_ENCODINGS", "IMAGE_ENCODINGS", "ImageEncodingError",
     "array_to_image", "camera_from_info", "color_from_image", "depth_from_image", "image_to_array",
-    "mask_from_image", "point_cloud", "quaternion_from_matrix", "stamp_to_ns",
+    "mask_from_image", "matrix_from_quaternion", "point_cloud", "quaternion_from_matrix", "stamp_to_ns",
 ]
-
-
-class ImageEncodingError(InputError):
-    """An Image's encoding is not one this input accepts (or the image is malformed)."""
-
-
-# encoding -> (dtype, channels)
-IMAGE_ENCODINGS: dict[str, tuple[np.dtype, int]] = {
-    "rgb8": (np.dtype(np.uint8), 3), "bgr8": (np.dtype(np.uint8), 3),
-    "rgba8": (np.dtype(np.uint8), 4), "bgra8": (np.dtype(np.uint8), 4),
-    "mono8": (np.dtype(np.uint8), 1), "8UC1": (np.dtype(np.uint8), 1), "8UC3": (np.dtype(np.uint8), 3),
-    "mono16": (np.dtype(np.uint16), 1), "16UC1": (np.dtype(np.uint16), 1),
-    "32SC1": (np.dtype(np.int32), 1), "32FC1": (np.dtype(np.float32), 1), "32FC3": (np.dtype(np.float32), 3),
-}
-COLOR_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8")
-DEPTH_ENCODINGS = ("16UC1", "mono16", "32FC1")  # mono16: what some drivers call 16UC1 depth
-MASK_ENCODINGS = ("mono8", "8UC1", "mono16", "16UC1", "32SC1")
-_LITTLE = sys.byteorder == "little"
-
-
-def stamp_to_ns(stamp) -> int:
-    """builtin_interfaces/Time -> integer nanoseconds."""
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
-
-
-def image_to_array(msg, what: str = "image") -> np.ndarray:
-    """(H, W) or (H, W, C) array of a sensor_msgs/Image in any encoding of :data:`IMAGE_ENCODINGS`.
-
-    Row padding (``step`` > row bytes) is cut off; big-endian data is byte-swapped to native."""
-    enc = msg.encoding
-    if enc not in IMAGE_ENCODINGS:
-        raise ImageEncodingError(f"{what}: unsupported encoding {enc!r}; known: {', '.join(IMAGE_ENCODINGS)}")
-    dtype, ch = IMAGE_ENCODINGS[enc]
-    h, w, step = int(msg.height), int(msg.width), int(msg.step)
-    if h <= 0 or w <= 0:
-        raise ImageEncodingError(f"{what}: empty image ({w}x{h})")
-    row = w * ch * dtype.itemsize
-    if step < row:
-        raise ImageEncodingError(f"{what}: step {step} is smaller than width*channels*bytes = {row} ({enc}, {w}x{h})")
-    data = msg.data
-    if len(data) < step * h:
-        raise ImageEncodingError(f"{what}: {len(data)} data bytes, but {h} rows of step {step} need {step * h} "
-                                 "(truncated message?)")
-    raw = np.frombuffer(data, dtype=np.uint8, count=step * h).reshape(h, step)[:, :row]
-    big = bool(msg.is_bigendian)
-    src = dtype.newbyteorder(">" if big else "<") if dtype.itemsize > 1 else dtype
-    arr = np.ascontiguousarray(raw).view(src).reshape((h, w, ch) if ch > 1 else (h, w))
-    if src.byteorder not in ("=", "|") and (src.byteorder == ">") == _LITTLE:
-        arr = arr.astype(dtype)  # to native byte order
-    return arr
-
-
-def color_from_image(msg) -> np.ndarray:
-    """(H, W, 3) uint8 RGB from an rgb8 / bgr8 (/ rgba8 / bgra8) Image."""
-    if msg.encoding not in COLOR_ENCODINGS:
-        hint = (" - this looks like a depth image on the colour input; check the remapping"
-                if msg.encoding in DEPTH_ENCODINGS else "")
-        raise ImageEncodingError(f"colour image has encoding {msg.encoding!r}; expected one of "
-                                 f"{', '.join(COLOR_ENCODINGS)}{hint}")
-    arr = image_to_array(msg, "colour image")
-    if msg.encoding.startswith("bgr"):
-        arr = arr[..., 2::-1]
-    elif arr.shape[2] == 4:
-        arr = arr[..., :3]
-    return np.ascontiguousarray(arr)
-
-
-def depth_from_image(msg) -> np.ndarray:
-    """(H, W) uint16 (16UC1 / mono16: sensor units) or float32 (32FC1: metres) depth."""
-    if msg.encoding not in DEPTH_ENCODINGS:
-        hint = (" - this looks like a colour image on the depth input; subscribe to the depth topic "
-                "(e.g. aligned_depth_to_color/image_raw)" if msg.encoding in COLOR_ENCODINGS else "")
-        raise DepthEncodingError(f"depth image has encoding {msg.encoding!r}; expected 16UC1 (millimetres, "
-                                 f"or see depth_scale) or 32FC1 (metres){hint}")
-    try:
-        return image_to_array(msg, "depth image")
-    except ImageEncodingError as e:
-        raise DepthEncodingError(str(e)) from None
-
-
-def mask_from_image(msg) -> np.ndarray:
-    """(H, W) int32 instance ids (0 = background) from a mono8 / mono16 / 32SC1 Image."""
-    if msg.encoding not in MASK_ENCODINGS:
-        raise ImageEncodingError(f"mask has encoding {msg.encoding!r}; expected one of {', '.join(MASK_ENCODINGS)} "
-                                 "(integer instance ids, 0 = background)")
-    return image_to_array(msg, "mask").astype(np.int32, copy=False)
 
 
 def array_to_image(arr: np.ndarray, encoding: str, header=None):
@@ -130,20 +45,10 @@ def array_to_image(arr: np.ndarray, encoding: str, header=None):
         msg.header = header
     msg.height, msg.width = int(a.shape[0]), int(a.shape[1])
     msg.encoding = encoding
-    msg.is_bigendian = 0 if _LITTLE else 1
+    msg.is_bigendian = 0 if LITTLE_ENDIAN else 1
     msg.step = int(a.shape[1] * ch * dtype.itemsize)
     msg.data = a.tobytes()
     return msg
-
-
-def camera_from_info(msg) -> PinholeCamera:
-    """PinholeCamera of a sensor_msgs/CameraInfo (K, width, height). Distortion is not applied: the
-    node expects rectified (or distortion-free, e.g. RealSense colour) images."""
-    w, h = int(msg.width), int(msg.height)
-    if w <= 0 or h <= 0:
-        raise IntrinsicsError(f"camera_info has image size {w}x{h}; the camera driver has not filled it in "
-                              "(check camera_info and its calibration)")
-    return PinholeCamera.from_K(np.asarray(msg.k, dtype=np.float64), w, h)
 
 
 def quaternion_from_matrix(R: np.ndarray) -> tuple[float, float, float, float]:
@@ -169,6 +74,18 @@ def quaternion_from_matrix(R: np.ndarray) -> tuple[float, float, float, float]:
     return float(q[0]), float(q[1]), float(q[2]), float(q[3])
 
 
+def matrix_from_quaternion(x: float, y: float, z: float, w: float) -> np.ndarray:
+    """3x3 rotation matrix of a quaternion (x, y, z, w); normalised first."""
+    q = np.array([x, y, z, w], dtype=np.float64)
+    n = float(np.linalg.norm(q))
+    if not np.isfinite(n) or n < 1e-12:
+        raise InputError(f"quaternion ({x}, {y}, {z}, {w}) has no direction")
+    x, y, z, w = q / n
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
 def point_cloud(header, field_names: Sequence[str], values: np.ndarray):
     """Unorganised (height 1) sensor_msgs/PointCloud2 of float32 columns ``values`` (N, F), one
     FLOAT32 field per name at offsets 0, 4, 8, ..."""
@@ -182,7 +99,7 @@ def point_cloud(header, field_names: Sequence[str], values: np.ndarray):
     msg.height, msg.width = 1, int(v.shape[0])
     msg.fields = [PointField(name=n, offset=4 * i, datatype=PointField.FLOAT32, count=1)
                   for i, n in enumerate(field_names)]
-    msg.is_bigendian = not _LITTLE
+    msg.is_bigendian = not LITTLE_ENDIAN
     msg.point_step = 4 * len(field_names)
     msg.row_step = msg.point_step * msg.width
     msg.is_dense = bool(np.isfinite(v).all())

@@ -22,7 +22,9 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-__all__ = ["grasp_from_keypoints", "quaternion_from_matrix", "main"]
+from semcorr_ros.conversions import quaternion_from_matrix
+
+__all__ = ["grasp_from_keypoints", "main"]
 
 
 def _unit(v: np.ndarray) -> Optional[np.ndarray]:
@@ -63,24 +65,6 @@ def grasp_from_keypoints(category: str, keypoints: Mapping[str, np.ndarray]) -> 
         return None
     x = np.cross(closing, approach)
     return position, np.stack([x, closing, approach], axis=1)
-
-
-def quaternion_from_matrix(R: np.ndarray) -> tuple[float, float, float, float]:
-    """(x, y, z, w) of a rotation matrix (Shepperd's method: the largest of the four first)."""
-    R = np.asarray(R, dtype=np.float64)
-    t = np.trace(R)
-    if t > 0:
-        s = 2.0 * np.sqrt(1.0 + t)
-        return ((R[2, 1] - R[1, 2]) / s, (R[0, 2] - R[2, 0]) / s, (R[1, 0] - R[0, 1]) / s, 0.25 * s)
-    i = int(np.argmax(np.diag(R)))
-    j, m = (i + 1) % 3, (i + 2) % 3
-    s = 2.0 * np.sqrt(1.0 + R[i, i] - R[j, j] - R[m, m])
-    q = np.zeros(4)
-    q[i] = 0.25 * s
-    q[j] = (R[j, i] + R[i, j]) / s
-    q[m] = (R[m, i] + R[i, m]) / s
-    q[3] = (R[m, j] - R[j, m]) / s
-    return tuple(float(v) for v in q)
 
 
 def main(argv: Optional[list[str]] = None) -> int:

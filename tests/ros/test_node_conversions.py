@@ -155,6 +155,11 @@ def test_quaternion_from_matrix(conv):
         q = np.array(conv.quaternion_from_matrix(R))
         assert abs(np.linalg.norm(q) - 1) < 1e-12 and q[3] >= 0
         assert np.allclose(Rotation.from_quat(q).as_matrix(), R, atol=1e-9)
+        assert np.allclose(conv.matrix_from_quaternion(*q), R, atol=1e-9)
+    # hand case: 90 degrees about z, given unnormalised
+    np.testing.assert_allclose(conv.matrix_from_quaternion(0, 0, 2.0, 2.0), [[0, -1, 0], [1, 0, 0], [0, 0, 1]], atol=1e-12)
+    with pytest.raises(Exception, match="no direction"):
+        conv.matrix_from_quaternion(0, 0, 0, 0)
 
 
 def _fake_objects():

@@ -13,7 +13,8 @@ import pytest
 from tests.ros.test_node_support import node_env, use_source_tree
 
 use_source_tree()
-from semcorr_ros.grasp_example import grasp_from_keypoints, quaternion_from_matrix  # noqa: E402
+from semcorr_ros.conversions import quaternion_from_matrix  # noqa: E402
+from semcorr_ros.grasp_example import grasp_from_keypoints  # noqa: E402
 
 
 def test_mug_handle_grasp_by_hand():

@@ -60,3 +60,7 @@ class ModelFileError(SemcorrError, OSError):
 
 class BackendError(SemcorrError, RuntimeError):
     """An inference backend is unknown, not installed here, or cannot run the model."""
+
+
+class BagError(SemcorrError, OSError):
+    """A bag is missing, corrupt, or lacks the topics / message types it is read for."""

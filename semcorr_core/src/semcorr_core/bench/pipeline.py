@@ -21,6 +21,7 @@ handle); per-stage latency medians; detection rate.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,7 +36,25 @@ from semcorr_core.errors import InputError, SemcorrError
 from semcorr_core.metrics import heading_flipped, keypoint3d_errors, left_right_flip, pose_error
 from semcorr_core.pipeline import Detector, DetectorConfig
 
-__all__ = ["ABLATIONS", "run_pipeline_bench"]
+__all__ = ["ABLATIONS", "ObjectEstimate", "PipelineScores", "estimate_of", "run_pipeline_bench"]
+
+
+class ObjectEstimate(NamedTuple):
+    """What the scores read of one detected object, from a :class:`DetectedObject` or from a
+    ``semcorr_msgs/SemanticObject`` received from the node: keypoints ``xyz`` (K, 3) metres and
+    ``uv`` (K, 2) pixels in the detector's keypoint order, pose ``R`` (3, 3), ``t`` (3,), ``s``."""
+
+    xyz: np.ndarray
+    uv: np.ndarray
+    R: np.ndarray
+    t: np.ndarray
+    s: float
+
+
+def estimate_of(obj) -> ObjectEstimate:
+    """:class:`ObjectEstimate` of a :class:`~semcorr_core.pipeline.DetectedObject`."""
+    return ObjectEstimate(np.stack([k.xyz for k in obj.keypoints]), np.array([[k.u, k.v] for k in obj.keypoints]),
+                          np.asarray(obj.pose.R), np.asarray(obj.pose.t), float(obj.pose.s))
 
 
 def _match(objects, gt_mask: np.ndarray):
@@ -53,8 +72,8 @@ ABLATIONS = {"prior_only": {"observe": False}}
 by the category-level fit (no descriptor match on the observed surface)."""
 
 
-class _Scores:
-    """Per-detector accumulator of the figures over the bench frames."""
+class PipelineScores:
+    """Per-detector accumulator of the figures over the bench frames (also :mod:`semcorr_core.bags`)."""
 
     def __init__(self, frames: int, K: int) -> None:
         self.pred = np.full((frames, K, 3), np.nan)
@@ -69,23 +88,27 @@ class _Scores:
         self.pred[f] = np.inf
         self.errors.append(f"frame {f}: {err}")
 
-    def add(self, f, result, gt_obj, ann, order, gt_f, vis_f, view_symmetry, spec, names) -> None:
-        for k, v in result.timings_ms.items():
+    def add_timings(self, timings_ms: dict) -> None:
+        for k, v in timings_ms.items():
             self.timings.setdefault(k, []).append(v)
-        obj = _match(result.objects, gt_obj)
-        if obj is None:
+
+    def add(self, f, est: ObjectEstimate | None, ann, order, gt_f, vis_f, view_symmetry, spec, names) -> None:
+        """Frame ``f``'s matched estimate (None: missed) against annotation ``ann`` (an
+        :class:`~semcorr_core.data.render.ObjectAnnotation` or anything with its ``pose``,
+        ``keypoints_uv`` and ``bbox_xywh``); ``order`` maps the detector's keypoints to ``ann``'s."""
+        if est is None:
             self.pred[f] = np.inf
             return
         self.detected += 1
-        self.pred[f] = np.stack([k.xyz for k in obj.keypoints])
-        uv = np.array([[k.u, k.v] for k in obj.keypoints])
+        self.pred[f] = est.xyz
+        uv = est.uv
         x, y, w, h = ann.bbox_xywh
         size = max(w, h)
         err2d = np.linalg.norm(uv - ann.keypoints_uv[order], axis=1)
         if vis_f.any() and size > 0:
             for a in self.pck2d:
                 self.pck2d[a].append(float(np.mean(err2d[vis_f] <= a * size)))
-        pose_args = (np.asarray(obj.pose.R), np.asarray(obj.pose.t), obj.pose.s, ann.pose[:3, :3], ann.pose[:3, 3], 1.0)
+        pose_args = (est.R, est.t, est.s, ann.pose[:3, :3], ann.pose[:3, 3], 1.0)
         pe = pose_error(*pose_args, view_symmetry)
         self.rot.append(float(pe.rotation_deg))
         self.rot_strict.append(float(pose_error(*pose_args, spec.symmetry).rotation_deg))
@@ -97,7 +120,7 @@ class _Scores:
             self.flips.append(bool(fl.flipped))
         elif spec.symmetric_unless_seen and view_symmetry.kind != "rotation_z":
             # the mug: its handle (canonical +x) on the wrong side, in views that show it
-            self.flips.append(heading_flipped(np.asarray(obj.pose.R), ann.pose[:3, :3]))
+            self.flips.append(heading_flipped(est.R, ann.pose[:3, :3]))
 
     def figures(self, gt, vis, names) -> dict:
         res = keypoint3d_errors(self.pred, gt, visible=vis, thresholds=(0.01, 0.02), keypoint_names=names)
@@ -148,7 +171,7 @@ def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundl
     K = len(names)
     gt = np.zeros((frames, K, 3))
     vis = np.zeros((frames, K), bool)
-    scores = {name: _Scores(frames, K) for name in variants}
+    scores = {name: PipelineScores(frames, K) for name in variants}
     for f in range(frames):
         rng = np.random.default_rng([seed, 0xBE, f])
         shape = shapes[f % len(shapes)]
@@ -167,7 +190,10 @@ def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundl
             except SemcorrError as err:  # e.g. no support plane in view: reported, counted as a miss
                 scores[name].add_error(f, err)
                 continue
-            scores[name].add(f, result, gt_obj, ann, order, gt[f], vis[f], view_symmetry, spec, names)
+            scores[name].add_timings(result.timings_ms)
+            obj = _match(result.objects, gt_obj)
+            scores[name].add(f, None if obj is None else estimate_of(obj), ann, order, gt[f], vis[f], view_symmetry,
+                             spec, names)
 
     return new_report(
         "pipeline", category=spec.name, frames=frames, seed=seed, noise=noise,

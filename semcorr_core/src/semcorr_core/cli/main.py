@@ -7,6 +7,7 @@ code 2 and their message, never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -215,6 +216,78 @@ def cmd_ros(args: argparse.Namespace) -> int:
                extra=args.ros_args, use_default_params=not args.no_default_params)
 
 
+def _bag_topics(args: argparse.Namespace):
+    from semcorr_core.bags import BagTopics
+
+    d = BagTopics()
+    return BagTopics(color=args.color_topic or d.color, depth=args.depth_topic or d.depth,
+                     camera_info=args.info_topic or d.camera_info, ground_truth=args.truth_topic or d.ground_truth)
+
+
+def _write_report(report: dict, path: Path | None) -> None:
+    text = json.dumps(report, indent=2)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
+    print(text)
+
+
+def _ros_import(what: str):
+    try:
+        import semcorr_ros.bag_tools as tools
+    except ImportError as e:
+        raise SemcorrError(f"semcorr bag {what} needs ROS 2 and the semcorr_ros package: run make setup, then "
+                           f"`source scripts/ros_env.sh` ({e})") from None
+    return tools
+
+
+def cmd_bag(args: argparse.Namespace) -> int:
+    """``semcorr bag synth|eval|replay|convert`` (semcorr_core.bags; live parts in semcorr_ros.bag_tools)."""
+    from semcorr_core.bags import default_sample_bag
+
+    if args.bag_command == "synth":
+        from semcorr_core.bags import write_synthetic_bag
+
+        summary = write_synthetic_bag(args.out, args.category, frames=args.frames, seed=args.seed, rate_hz=args.rate,
+                                      orbit_deg=args.orbit, width=args.width, height=args.height,
+                                      noise=not args.no_noise, compress=not args.no_compress,
+                                      topics=_bag_topics(args), overwrite=args.overwrite)
+        print(json.dumps(summary.to_dict(), indent=2))
+        return 0
+    if args.bag_command == "convert":
+        from semcorr_core.bags import convert_ros1_bag
+
+        print(json.dumps(convert_ros1_bag(args.src, args.dst, overwrite=args.overwrite), indent=2))
+        return 0
+    bag = args.bag if args.bag is not None else default_sample_bag()
+    topics = _bag_topics(args)
+    if args.bag_command == "replay":
+        tools = _ros_import("replay")
+        prefix = args.namespace
+        out_topics = None
+        if prefix:
+            from semcorr_core.bags import BagTopics
+
+            ns = "/" + prefix.strip("/")
+            out_topics = BagTopics(color=f"{ns}/color/image_raw", depth=f"{ns}/aligned_depth_to_color/image_raw",
+                                   camera_info=f"{ns}/color/camera_info")
+        print(json.dumps(tools.replay(bag, topics=topics, out_topics=out_topics, rate=args.rate, hz=args.hz,
+                                      loops=args.loops, slop_ns=int(args.slop * 1e9)), indent=2))
+        return 0
+    if args.live:
+        tools = _ros_import("eval --live")
+        report = tools.live_eval(bag, category=args.category, topics=topics, hz=args.hz, out_dir=args.out_dir,
+                                 start_node=not args.no_start_node, params_file=args.params,
+                                 node_params=args.param, slop_ns=int(args.slop * 1e9))
+    else:
+        from semcorr_core.bags.evaluate import evaluate_bag
+
+        report = evaluate_bag(bag, args.category, bundle_path=args.bundle, backend=args.backend, topics=topics,
+                              slop_ns=int(args.slop * 1e9))
+    _write_report(report, args.report)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from semcorr_core.data.categories import CATEGORY_NAMES
 
@@ -294,6 +367,68 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--workers", type=int, default=2, help="processes for the throughput figure (1 = skip it)")
     b.add_argument("--report", type=Path, default=None, help="also write the JSON report here")
     b.set_defaults(func=cmd_bench)
+
+    bg = sub.add_parser("bag", help="ROS 2 bags: write a synthetic one, evaluate, replay into the graph, convert ROS 1")
+    bg_sub = bg.add_subparsers(dest="bag_command", required=True)
+
+    def topic_args(q):
+        q.add_argument("--color-topic", default=None, help="colour topic in the bag (default /camera/color/image_raw)")
+        q.add_argument("--depth-topic", default=None,
+                       help="depth topic in the bag (default /camera/aligned_depth_to_color/image_raw)")
+        q.add_argument("--info-topic", default=None, help="camera_info topic (default /camera/color/camera_info)")
+        q.add_argument("--truth-topic", default=None, help="ground-truth topic (default /semcorr/ground_truth)")
+
+    bs = bg_sub.add_parser("synth", help="a synthetic sequence (camera orbiting a static scene) with ground truth")
+    bs.add_argument("--category", required=True, help=f"one of {', '.join(CATEGORY_NAMES)}")
+    bs.add_argument("--out", required=True, type=Path, help="bag directory to write")
+    bs.add_argument("--frames", type=int, default=30)
+    bs.add_argument("--seed", type=int, default=0)
+    bs.add_argument("--rate", type=float, default=10.0, help="frame rate of the stamps, Hz")
+    bs.add_argument("--orbit", type=float, default=40.0, help="azimuth the camera travels over the sequence, degrees")
+    bs.add_argument("--width", type=int, default=640)
+    bs.add_argument("--height", type=int, default=480)
+    bs.add_argument("--no-noise", action="store_true", help="switch the depth-sensor noise model off")
+    bs.add_argument("--no-compress", action="store_true", help="no zstd file compression")
+    bs.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    topic_args(bs)
+    bs.set_defaults(func=cmd_bag)
+
+    be = bg_sub.add_parser("eval", help="the pipeline over a bag's frames against its ground truth (offline, or "
+                                        "--live through the running ROS node)")
+    be.add_argument("bag", nargs="?", type=Path, default=None, help="bag (default: the shipped sample bag)")
+    be.add_argument("--category", default=None, help="default: the ground truth's")
+    be.add_argument("--bundle", type=Path, default=None, help="offline: model bundle (default: the shipped one)")
+    be.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"])
+    be.add_argument("--live", action="store_true",
+                    help="start the node, replay the bag into it, measure publish -> ~/keypoints latency and losses")
+    be.add_argument("--hz", type=float, default=2.0, help="--live: frames sent per second")
+    be.add_argument("--out-dir", type=Path, default=None, help="--live: annotated frames (PNG) and the node log here")
+    be.add_argument("--no-start-node", action="store_true", help="--live: measure a node already running in /camera")
+    be.add_argument("--params", type=Path, default=None, help="--live: node parameter file (default: the launch file's)")
+    be.add_argument("-p", "--param", action="append", default=[], metavar="NAME:=VALUE",
+                    help="--live: node parameter override (repeatable)")
+    be.add_argument("--slop", type=float, default=0.05, help="colour/depth pairing tolerance, seconds")
+    be.add_argument("--report", type=Path, default=None, help="also write the JSON report here")
+    topic_args(be)
+    be.set_defaults(func=cmd_bag)
+
+    bp = bg_sub.add_parser("replay", help="publish a bag's colour, depth and camera_info into the live graph")
+    bp.add_argument("bag", nargs="?", type=Path, default=None, help="bag (default: the shipped sample bag)")
+    bp.add_argument("--rate", type=float, default=1.0, help="speed factor on the recorded timing")
+    bp.add_argument("--hz", type=float, default=None, help="fixed frames per second instead of the recorded timing")
+    bp.add_argument("--loops", type=int, default=1)
+    bp.add_argument("--namespace", default=None,
+                    help="publish on NS/color/image_raw, NS/aligned_depth_to_color/image_raw, NS/color/camera_info "
+                         "instead of the bag's topic names")
+    bp.add_argument("--slop", type=float, default=0.05, help="colour/depth pairing tolerance, seconds")
+    topic_args(bp)
+    bp.set_defaults(func=cmd_bag)
+
+    bc = bg_sub.add_parser("convert", help="ROS 1 .bag -> ROS 2 bag directory (rosbags)")
+    bc.add_argument("src", type=Path)
+    bc.add_argument("dst", type=Path)
+    bc.add_argument("--overwrite", action="store_true")
+    bc.set_defaults(func=cmd_bag)
 
     pr = sub.add_parser("prototype", help="model bundle keypoint database (prototype) tools")
     pr_sub = pr.add_subparsers(dest="prototype_command", required=True)
