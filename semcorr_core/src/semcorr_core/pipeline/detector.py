@@ -27,6 +27,7 @@ from typing import Optional
 
 import numpy as np
 import torch
+from scipy.spatial import cKDTree
 
 from semcorr_core.alignment import align_to_prototype, prototype_correspondences
 from semcorr_core.data.categories import get_category
@@ -49,7 +50,13 @@ class DetectorConfig:
     """n_points: points per object fed to the network. ransac_threshold: inlier residual as a
     fraction of the object's observed bounding-box diagonal. scale_range: instance scale relative to
     the prototype. min_points: smaller objects are skipped. visibility_tol, snap_distance: metres
-    (:func:`~semcorr_core.keypoints.place_keypoints`). seed: sampling and RANSAC."""
+    (:func:`~semcorr_core.keypoints.place_keypoints`). min_explained: an object is reported only
+    when at least this fraction of its points lie within ``explain_tolerance`` x the fitted
+    prototype's bounding-box diagonal of the fitted prototype's surface: a wall or a shelf that the
+    segmenter cut out gets a mug-sized fit that explains a few per cent of it (0.4 keeps 79 of 80
+    true objects of four categories, measured on 20 frames each). min_inlier_fraction: a fit that
+    fewer of the correspondences agree with is no detection (true objects score 0.17 or more).
+    seed: sampling and RANSAC."""
 
     n_points: int = 1024
     ransac_threshold: float = 0.08
@@ -64,6 +71,9 @@ class DetectorConfig:
     observe_window: float = 0.01
     observe_min_similarity: float = 0.0
     observe_visible_only: bool = True
+    explain_tolerance: float = 0.1
+    min_explained: float = 0.4
+    min_inlier_fraction: float = 0.05
     seed: int = 0
 
 
@@ -143,6 +153,16 @@ class Detector:
         self.dense_points = proto.dense_points.to(self.device)
         self.top_height = float(proto.dense_points[:, 2].max())
         self.dense_embeddings = proto.dense_embeddings.to(self.device)
+        dense = proto.dense_points.numpy().astype(np.float64)
+        self._dense_tree = cKDTree(dense)
+        self._dense_diag = float(np.linalg.norm(np.ptp(dense, axis=0)))
+
+    def _explained_fraction(self, points: np.ndarray, transform: SimilarityTransform) -> float:
+        """Fraction of ``points`` within tolerance of the prototype's dense cloud under ``transform``."""
+        # in the canonical frame the tolerance is a fixed fraction of the prototype's own diagonal
+        canonical = transform.inverse().apply(np.asarray(points, np.float64))
+        d, _ = self._dense_tree.query(canonical, distance_upper_bound=self.config.explain_tolerance * self._dense_diag)
+        return float(np.mean(np.isfinite(d)))
 
     @classmethod
     def for_category(cls, category: str, bundle_path: Optional[str] = None, **kwargs) -> "Detector":
@@ -199,7 +219,10 @@ class Detector:
         except InputError:
             timings["align"] += (time.perf_counter() - t) * 1e3
             return None  # not this category, or too little of it seen: no detection rather than a wild pose
+        explained = self._explained_fraction(pts_g[sel], fit.transform)
         timings["align"] += (time.perf_counter() - t) * 1e3
+        if explained < cfg.min_explained or fit.inlier_fraction < cfg.min_inlier_fraction:
+            return None  # the fit covers a small part of the segment: something else, not this category
         t = time.perf_counter()
         Rg, tg, s = fit.transform
         pose = SimilarityTransform(G.T @ Rg, G.T @ tg, float(s))  # canonical -> camera
