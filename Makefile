@@ -8,7 +8,7 @@ ROS_ENV := source scripts/ros_env.sh
 SETUP_INPUTS := requirements.txt requirements-ros.txt semcorr_core/pyproject.toml scripts/setup_system.sh \
 	scripts/setup_ros.sh $(shell find -L ros2_ws/src -type f ! -path '*/__pycache__/*' ! -name '*.pyc')
 
-.PHONY: setup test demo bench models clean
+.PHONY: setup test demo bench models sample-bag clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,11 @@ bench: setup
 # Retrain the shipped default embedding bundles (CPU is fine; see scripts/train_default_models.sh).
 models: setup
 	bash scripts/train_default_models.sh
+
+# Rewrite the shipped sample bag (semcorr_core.bags.SAMPLE_BAG_COMMAND; seeded, same messages).
+SAMPLE_BAG := semcorr_core/src/semcorr_core/bags/sample/mug_orbit
+sample-bag: setup
+	$(VENV)/bin/semcorr bag synth --category mug --frames 20 --seed 0 --out $(SAMPLE_BAG) --overwrite
 
 clean:
 	rm -rf out ros2_ws/build ros2_ws/install ros2_ws/log
