@@ -54,7 +54,10 @@ class DetectorConfig:
     when at least this fraction of its points lie within ``explain_tolerance`` x the fitted
     prototype's bounding-box diagonal of the fitted prototype's surface: a wall or a shelf that the
     segmenter cut out gets a mug-sized fit that explains a few per cent of it (0.4 keeps 79 of 80
-    true objects of four categories, measured on 20 frames each). min_inlier_fraction: a fit that
+    true objects of four categories, measured on 20 frames each). observe_gate / observe_window
+    (metres) grow to ``observe_gate_fraction`` / ``observe_window_fraction`` of the fitted
+    object's diagonal on large objects (a chair's seat corner may sit 10 cm from the category
+    prior; chair visible median 4.4 -> 2.7 cm on 20 tuning frames). min_inlier_fraction: a fit that
     fewer of the correspondences agree with is no detection (true objects score 0.17 or more).
     seed: sampling and RANSAC."""
 
@@ -69,6 +72,8 @@ class DetectorConfig:
     observe: bool = True
     observe_gate: float = 0.04
     observe_window: float = 0.01
+    observe_gate_fraction: float = 0.12
+    observe_window_fraction: float = 0.025
     observe_min_similarity: float = 0.0
     observe_visible_only: bool = True
     explain_tolerance: float = 0.1
@@ -229,13 +234,15 @@ class Detector:
         observed_xyz = None
         if cfg.observe:
             fitted_g = fit.transform.apply(self.keypoints)
+            size = float(s) * self._dense_diag  # the fitted object's bounding-box diagonal
             candidates = np.ones(len(self.keypoints), bool)
             if cfg.observe_visible_only:  # a keypoint the fit hides would only be pulled onto its visible neighbours
                 candidates = place_keypoints(self.keypoints, pose, frame.camera, frame.depth,
                                              visibility_tol=cfg.visibility_tol).visible
             obs = observe_keypoints(self.keypoint_embeddings, emb, pts_g[sel], fitted_g,
                                     on_surface=self.on_surface & candidates, on_axis=self.on_axis & candidates,
-                                    gate=cfg.observe_gate, window=cfg.observe_window,
+                                    gate=max(cfg.observe_gate, cfg.observe_gate_fraction * size),
+                                    window=max(cfg.observe_window, cfg.observe_window_fraction * size),
                                     min_similarity=cfg.observe_min_similarity)
             observed_xyz = np.where(obs.observed[:, None], obs.xyz @ G, np.nan)  # gravity -> camera
         placed = place_keypoints(self.keypoints, pose, frame.camera, frame.depth, visibility_tol=cfg.visibility_tol,
