@@ -43,3 +43,10 @@ def test_explained_fraction_by_hand():
     far = pose.apply(dense[:300]) + np.array([1.0, 0.0, 0.0])  # a metre from every prototype point
     assert det._explained_fraction(on, pose) == 1.0
     assert det._explained_fraction(np.concatenate([on, far]), pose) == 0.25
+
+
+def test_only_an_axis_keypoint_at_the_top_keeps_its_measured_height():
+    # bowl rim_center: its height is the observed top (scale_from_top); the descriptor may not move it
+    assert Detector.for_category("bowl").measured_top.tolist() == [True, False]
+    assert not Detector.for_category("mug").measured_top.any()  # the mug's scale is not read off its top
+    assert Detector.for_category("bottle").measured_top.tolist() == [False, False, False, False]

@@ -157,6 +157,10 @@ class Detector:
         self.keypoint_embeddings = proto.keypoint_embeddings.to(self.device)
         self.dense_points = proto.dense_points.to(self.device)
         self.top_height = float(proto.dense_points[:, 2].max())
+        # an axis keypoint at the prototype's top (bowl rim_center): with scale_from_top its height
+        # is the observed top itself; descriptor matching could only move it down the inside wall
+        self.measured_top = (self.on_axis & (np.abs(self.keypoints[:, 2] - self.top_height) <= 0.02 * self.top_height)
+                             & bool(self.rotation_symmetric and config.scale_from_top))
         self.dense_embeddings = proto.dense_embeddings.to(self.device)
         dense = proto.dense_points.numpy().astype(np.float64)
         self._dense_tree = cKDTree(dense)
@@ -240,7 +244,8 @@ class Detector:
                 candidates = place_keypoints(self.keypoints, pose, frame.camera, frame.depth,
                                              visibility_tol=cfg.visibility_tol).visible
             obs = observe_keypoints(self.keypoint_embeddings, emb, pts_g[sel], fitted_g,
-                                    on_surface=self.on_surface & candidates, on_axis=self.on_axis & candidates,
+                                    on_surface=self.on_surface & candidates,
+                                    on_axis=self.on_axis & candidates & ~self.measured_top,
                                     gate=max(cfg.observe_gate, cfg.observe_gate_fraction * size),
                                     window=max(cfg.observe_window, cfg.observe_window_fraction * size),
                                     min_similarity=cfg.observe_min_similarity)
