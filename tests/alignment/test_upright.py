@@ -96,6 +96,24 @@ def test_rotation_symmetric_fit_uses_radius_and_height_only():
     assert top.transform.s == pytest.approx(np.percentile(s * z, 99.5) / 0.1, rel=1e-9)
 
 
+def test_rotation_symmetric_fit_finds_the_axis_of_a_slimmer_instance():
+    # the instance is 20 % slimmer than the prototype's proportions (radius 2.4 cm for 3 cm): with
+    # the prototype's radius the axis would sit ~6 mm too far behind the visible wall
+    rng = np.random.default_rng(1)
+    az = rng.uniform(-0.8 * math.pi / 2, 0.8 * math.pi / 2, 400) + math.pi
+    z = rng.uniform(0.0, 0.1, 400)
+    centre, floor = np.array([0.4, -0.1]), -0.3
+    observed = np.stack([0.024 * np.cos(az) + centre[0], 0.024 * np.sin(az) + centre[1], z + floor], 1)
+    shuffled = rng.uniform(0, 2 * math.pi, 400)
+    canon = np.stack([0.03 * np.cos(shuffled), 0.03 * np.sin(shuffled), z], 1)
+    free = align_to_prototype(observed, canon, np.ones(400), threshold=0.01, rotation_symmetric=True, floor_z=floor)
+    np.testing.assert_allclose(free.transform.t[:2], centre, atol=1e-6)
+    assert free.transform.s == pytest.approx(1.0, abs=1e-6)
+    fixed = align_to_prototype(observed, canon, np.ones(400), threshold=0.01, rotation_symmetric=True, floor_z=floor,
+                               free_radius=False)
+    assert np.linalg.norm(fixed.transform.t[:2] - centre) > 0.004
+
+
 @pytest.mark.parametrize("floor_z", [None, -0.02])
 def test_batched_pair_fits_equal_the_closed_form(floor_z):
     from semcorr_core.alignment.upright import _fit_pairs

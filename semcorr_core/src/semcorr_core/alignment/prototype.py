@@ -13,8 +13,11 @@ canonical frame to the gravity frame is then fitted robustly:
   ``z = s z_c + floor_z`` gives the scale ``s`` (1-point RANSAC, least-squares refit; with
   ``top_height``, the prototype's height, the observed top - the 99.5th percentile of the heights -
   over it instead: matched heights lean towards the prototype's proportions, the top does not), then the axis
-  position ``c`` minimises ``sum (|p_xy - c| - s r_c)^2`` (Gauss-Newton from a start behind the
-  visible surface). The heading stays 0: any heading is as right.
+  position ``c`` minimises ``sum (|p_xy - c| - k s r_c)^2`` (Gauss-Newton from a start behind the
+  visible surface) with ``k`` the instance's radius over its height proportion, fitted too
+  (``free_radius``; within ``[0.7, 1.4]``): a slim can given the prototype's radius has its axis
+  placed too far back (can visible keypoints 2.85 -> 0.3 cm median on 20 tuning frames). The
+  heading stays 0: any heading is as right; the transform keeps the height's scale ``s``.
 """
 
 from __future__ import annotations
@@ -55,7 +58,9 @@ def prototype_correspondences(embeddings: torch.Tensor, dense_embeddings: torch.
 
 
 def _fit_axis_and_scale(points: np.ndarray, canonical: np.ndarray, threshold: float, floor_z: float,
-                        s_range: tuple[float, float], rng: np.random.Generator, top_height: Optional[float] = None) -> tuple[SimilarityTransform, np.ndarray]:
+                        s_range: tuple[float, float], rng: np.random.Generator, top_height: Optional[float] = None,
+                        free_radius: bool = False, radius_ratio: tuple[float, float] = (0.7, 1.4)
+                        ) -> tuple[SimilarityTransform, np.ndarray]:
     """(transform with R = I, (N,) residuals in the (r, z) sense)."""
     r_c = np.hypot(canonical[:, 0], canonical[:, 1])
     z_c = canonical[:, 2]
@@ -78,28 +83,32 @@ def _fit_axis_and_scale(points: np.ndarray, canonical: np.ndarray, threshold: fl
     # the visible surface is the camera side (gravity-frame -x); the axis lies behind it
     c = xy.mean(0) + np.array([float(np.median(rho)) * 0.5, 0.0])
     use = np.abs(dz - s * z_c) < threshold
+    k = 1.0  # the radii's own scale over s: instances differ in aspect ratio (a slim can, a wide one)
     for it in range(20):
         diff = xy[use] - c
         dist = np.linalg.norm(diff, axis=1).clip(1e-9)
-        res = dist - rho[use]
-        J = -diff / dist[:, None]
+        res = dist - k * rho[use]
+        J = np.column_stack([-diff / dist[:, None], -rho[use]]) if free_radius else -diff / dist[:, None]
         step, *_ = np.linalg.lstsq(J, -res, rcond=None)
-        c = c + step
+        c = c + step[:2]
+        if free_radius:
+            k = float(np.clip(k + step[2], *radius_ratio))
         if it == 4:  # after a few steps, drop the gross outliers once
-            full = np.abs(np.linalg.norm(xy - c, axis=1) - rho)
+            full = np.abs(np.linalg.norm(xy - c, axis=1) - k * rho)
             use = use & (full < 2 * threshold)
             if use.sum() < 3:
                 raise InputError("alignment: too few consistent points to place the axis")
         if np.linalg.norm(step) < 1e-6:
             break
     model = SimilarityTransform(np.eye(3), np.array([c[0], c[1], floor_z]), s)
-    return model, np.hypot(np.linalg.norm(xy - c, axis=1) - rho, dz - s * z_c)
+    return model, np.hypot(np.linalg.norm(xy - c, axis=1) - k * rho, dz - s * z_c)
 
 
 def align_to_prototype(points: np.ndarray, canonical: np.ndarray, similarity: np.ndarray, *, threshold: float,
                        rotation_symmetric: bool = False, floor_z: Optional[float] = None,
                        scale_range: tuple[float, float] = (0.6, 1.6), max_iterations: int = 300,
-                       top_height: Optional[float] = None, seed: int = 0) -> PrototypeAlignment:
+                       top_height: Optional[float] = None, free_radius: bool = True,
+                       seed: int = 0) -> PrototypeAlignment:
     """Robust canonical -> gravity-frame transform from per-point matches (see the module docstring).
 
     points: ``(N, 3)`` observed points, gravity-aligned frame (z up), metres. canonical: ``(N, 3)``
@@ -117,7 +126,8 @@ def align_to_prototype(points: np.ndarray, canonical: np.ndarray, similarity: np
     if rotation_symmetric:
         if floor_z is None:
             raise InputError("align_to_prototype: a rotation-symmetric category needs floor_z (the support plane)")
-        model, res = _fit_axis_and_scale(points, canonical, threshold, float(floor_z), scale_range, rng, top_height)
+        model, res = _fit_axis_and_scale(points, canonical, threshold, float(floor_z), scale_range, rng, top_height,
+                                         free_radius=free_radius)
         inliers = res < threshold
     else:
         w = np.clip(np.asarray(similarity, dtype=np.float64), 0.0, None)
