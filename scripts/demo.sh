@@ -51,9 +51,9 @@ def kp(r, group):
 
 
 lat = live["latency_ms"]
+latency = f"latency p50 {lat['p50']:.0f} ms, p95 {lat['p95']:.0f} ms" if lat["p50"] is not None else "no answer"
 print(f"  ROS node on the sample bag: {live['frames_received']}/{live['frames_sent']} frames answered on ~/keypoints "
-      f"({live['frames_lost']} lost) at {live['send_rate_hz']:g} Hz in; latency p50 {lat['p50']:.0f} ms, p95 "
-      f"{lat['p95']:.0f} ms; node exit code {live['node_exit_code']}")
+      f"({live['frames_lost']} lost) at {live['send_rate_hz']:g} Hz in; {latency}; node exit code {live['node_exit_code']}")
 print(f"    visible keypoints {kp(live, 'visible')}; occluded {kp(live, 'occluded')}")
 print(f"    offline on the same bag: visible {kp(off, 'visible')}; occluded {kp(off, 'occluded')}")
 print(f"    annotated frames: {live['annotated_frames']}/frame_*.png; figures {out / 'bag_live.json'}")

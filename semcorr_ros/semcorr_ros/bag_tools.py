@@ -181,6 +181,18 @@ def _estimates(msg, keypoint_names: Sequence[str]):
     return out
 
 
+def _stop_node(proc: subprocess.Popen, timeout_s: float = 30.0) -> int:
+    """SIGINT (the node's clean shutdown), then SIGKILL after ``timeout_s``; the exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            return proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait(timeout=10)
+    return proc.returncode
+
+
 def _node_command(category: Optional[str], params_file: Optional[str], extra_params: Sequence[str],
                   namespace: str) -> list[str]:
     cmd = [sys.executable, "-m", "semcorr_core.cli.main", "ros", "run", "--namespace", namespace]
@@ -214,48 +226,60 @@ def live_eval(bag: str | Path, *, category: Optional[str] = None, topics: BagTop
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         (out / "frames").mkdir(parents=True, exist_ok=True)
-    ns = namespace if namespace.startswith("/") else "/" + namespace
+    ns = "/" + namespace.strip("/")
     node_topic = f"{ns.rstrip('/')}/semcorr_perception"
+    in_ns = ns.rstrip("/")
     env = dict(os.environ)
-    proc, log_file = None, None
-    if start_node:
-        log_path = Path(node_log) if node_log else (out / "node.log" if out else Path(tempfile.mkstemp(".log")[1]))
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        log_file = open(log_path, "w")
-        proc = subprocess.Popen(_node_command(category, params_file, node_params, ns), env=env,
-                                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
+    use_fast_heartbeat(env)  # the node's writers too: a lost ~/debug_image sample comes again in 0.1 s
     use_fast_heartbeat()
-    rclpy.init(args=["semcorr_bag_live_eval"])
-    node = rclpy.create_node("semcorr_bag_live_eval")
+    proc, log_file, log_path = None, None, None
     received: dict[int, tuple[float, object]] = {}
     images: dict[int, object] = {}
     info: list = []
-    lock = threading.Lock()
-
-    def on_keypoints(msg):
-        t = time.monotonic()
-        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-        with lock:
-            received.setdefault(stamp, (t, msg))
-
-    def on_image(msg):
-        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-        with lock:
-            images.setdefault(stamp, msg)
-
-    reliable = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.RELIABLE)
-    latched = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
-    node.create_subscription(SemanticObjectArray, f"{node_topic}/keypoints", on_keypoints, reliable)
-    node.create_subscription(CategoryInfo, f"{node_topic}/category_info", info.append, latched)
-    if out is not None:
-        node.create_subscription(Image, f"{node_topic}/debug_image", on_image, reliable)
     sent_at: dict[int, float] = {}
     exit_code = None
+    lock = threading.Lock()
+    node = None
     try:
-        pub = BagPublisher(node, BagTopics(color=f"{ns}/color/image_raw",
-                                           depth=f"{ns}/aligned_depth_to_color/image_raw",
-                                           camera_info=f"{ns}/color/camera_info", ground_truth=topics.ground_truth))
+        if start_node:
+            if node_log:
+                log_path = Path(node_log)
+            elif out is not None:
+                log_path = out / "node.log"
+            else:
+                fd, name = tempfile.mkstemp(prefix="semcorr_node_", suffix=".log")
+                os.close(fd)
+                log_path = Path(name)
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_file = open(log_path, "w")
+            # a session of its own: the node survives nothing of ours but a SIGINT we send it
+            proc = subprocess.Popen(_node_command(category, params_file, node_params, ns), env=env,
+                                    stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        rclpy.init(args=["semcorr_bag_live_eval"])
+        node = rclpy.create_node("semcorr_bag_live_eval")
+
+        def on_keypoints(msg):
+            t = time.monotonic()
+            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            with lock:
+                received.setdefault(stamp, (t, msg))
+
+        def on_image(msg):
+            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            with lock:
+                images.setdefault(stamp, msg)
+
+        reliable = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        latched = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        node.create_subscription(SemanticObjectArray, f"{node_topic}/keypoints", on_keypoints, reliable)
+        node.create_subscription(CategoryInfo, f"{node_topic}/category_info", info.append, latched)
+        if out is not None:
+            node.create_subscription(Image, f"{node_topic}/debug_image", on_image, reliable)
+        pub = BagPublisher(node, BagTopics(color=f"{in_ns}/color/image_raw",
+                                           depth=f"{in_ns}/aligned_depth_to_color/image_raw",
+                                           camera_info=f"{in_ns}/color/camera_info", ground_truth=topics.ground_truth))
 
         def ready():
             if proc is not None and proc.poll() is not None:
@@ -265,7 +289,7 @@ def live_eval(bag: str | Path, *, category: Optional[str] = None, topics: BagTop
 
         if not _wait(node, ready, startup_timeout_s):
             raise BagError(f"the perception node under {node_topic} did not come up within {startup_timeout_s:.0f} s "
-                           "(no ~/category_info, or it does not subscribe the camera topics)")
+                           f"(no ~/category_info, or it does not subscribe the camera topics); node log: {log_path}")
         keypoint_names = tuple(info[0].keypoint_names)
         start = time.monotonic()
         for frame, off in zip(frames.frames, offsets):
@@ -276,19 +300,15 @@ def live_eval(bag: str | Path, *, category: Optional[str] = None, topics: BagTop
         if out is not None:
             _wait(node, lambda: len(images) >= len(received), 2.0)
     finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-        if proc is not None:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    exit_code = proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    exit_code = proc.wait(timeout=10)
-            else:
-                exit_code = proc.returncode
-            log_file.close()
+        try:
+            if node is not None:
+                node.destroy_node()
+            rclpy.try_shutdown()
+        finally:
+            if proc is not None:
+                exit_code = _stop_node(proc)
+            if log_file is not None:
+                log_file.close()
 
     stamps = [f.stamp_ns for f in frames.frames]
     lat = np.array([(received[s][0] - sent_at[s]) * 1e3 for s in stamps if s in received and s in sent_at])
@@ -317,4 +337,5 @@ def live_eval(bag: str | Path, *, category: Optional[str] = None, topics: BagTop
         throughput_hz=(len(got) / span if span > 0 else None),
         objects_per_frame={"min": min(objects) if objects else None, "max": max(objects) if objects else None},
         annotated_frames=(str(out / "frames") if out is not None else None),
+        node_log=(str(log_path) if log_path is not None else None),
         **figures)

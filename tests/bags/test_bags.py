@@ -13,7 +13,7 @@ from semcorr_core.bags import (BagTopics, FrameTruth, convert_ros1_bag, default_
                                write_synthetic_bag)
 from semcorr_core.bags.evaluate import evaluate_bag, match_estimate, score_bag_frames
 from semcorr_core.bench.pipeline import ObjectEstimate
-from semcorr_core.errors import BagError, InputError
+from semcorr_core.errors import BagError, InputError, UnknownCategoryError
 
 REALSENSE_BAG = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "realsense_rosbag1" / \
     "single_depth_color_640x480.bag"
@@ -64,7 +64,7 @@ def test_synthetic_bag_arguments(tmp_path, small_bag):
         write_synthetic_bag(tmp_path / "x", "mug", frames=0)
     with pytest.raises(InputError):
         write_synthetic_bag(tmp_path / "y", "mug", frames=1, rate_hz=0.0)
-    with pytest.raises(Exception, match="teapot"):
+    with pytest.raises(UnknownCategoryError, match="teapot"):
         write_synthetic_bag(tmp_path / "z", "teapot", frames=1)
 
 
@@ -151,6 +151,14 @@ def test_scoring_by_hand():
     assert r["occluded"]["n"] == 9 and r["occluded"]["pck3d_2cm"] == pytest.approx(6 / 9)
     assert r["pck2d_0p05"] == 1.0 and r["rotation_error_deg_median"] == pytest.approx(0.0, abs=1e-6)
     assert match_estimate([far], xyz) is None and match_estimate([off, exact], xyz) is exact
+    # a keypoint left out (NaN) does not spoil the match; fewer than half present does
+    partial = exact._replace(xyz=np.where(np.arange(6)[:, None] < 2, np.nan, xyz))
+    assert match_estimate([partial], xyz) is partial
+    assert match_estimate([exact._replace(xyz=np.where(np.arange(6)[:, None] < 4, np.nan, xyz))], xyz) is None
+    with pytest.raises(InputError, match="estimate lists"):
+        score_bag_frames("mug", names, [truth], [])
+    with pytest.raises(BagError, match="no keypoint"):
+        score_bag_frames("mug", names + ("spout",), [truth], [[exact]])
     with pytest.raises(BagError, match="no bottle"):
         score_bag_frames("bottle", ("cap_top",), [truth], [[exact]])
 

@@ -149,6 +149,8 @@ def test_point_cloud_layout(conv):
 def test_quaternion_from_matrix(conv):
     from scipy.spatial.transform import Rotation
 
+    from semcorr_core.errors import InputError
+
     mats = [np.eye(3), np.diag([1.0, -1.0, -1.0]), np.diag([-1.0, 1.0, -1.0]), np.diag([-1.0, -1.0, 1.0])]
     mats += list(Rotation.random(20, random_state=4).as_matrix())
     for R in mats:
@@ -158,7 +160,7 @@ def test_quaternion_from_matrix(conv):
         assert np.allclose(conv.matrix_from_quaternion(*q), R, atol=1e-9)
     # hand case: 90 degrees about z, given unnormalised
     np.testing.assert_allclose(conv.matrix_from_quaternion(0, 0, 2.0, 2.0), [[0, -1, 0], [1, 0, 0], [0, 0, 1]], atol=1e-12)
-    with pytest.raises(Exception, match="no direction"):
+    with pytest.raises(InputError, match="no direction"):
         conv.matrix_from_quaternion(0, 0, 0, 0)
 
 

@@ -13,9 +13,14 @@ __all__ = ["convert_ros1_bag"]
 def convert_ros1_bag(src: str | Path, dst: str | Path, *, overwrite: bool = False) -> dict:
     """Write the ROS 2 (sqlite3) bag directory ``dst`` holding every topic of the ROS 1 bag ``src``;
     returns ``{"src", "dst", "topics": {topic: [msgtype, count]}}``."""
+    from semcorr_core.bags.read import require_rosbags
+
+    require_rosbags()
     from rosbags.convert import ConverterError, convert
 
     s, d = Path(src), Path(dst)
+    if d.suffix == ".bag":
+        raise BagError(f"{d}: a ROS 2 bag is a directory; give a name without .bag")
     if not s.is_file():
         raise BagError(f"ROS 1 bag not found: {s}")
     if d.exists():

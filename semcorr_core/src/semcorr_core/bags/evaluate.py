@@ -22,22 +22,30 @@ from semcorr_core.bench.pipeline import ObjectEstimate, PipelineScores, estimate
 from semcorr_core.bench.report import new_report
 from semcorr_core.data.categories import get_category
 from semcorr_core.data.rgbd import make_rgbd
-from semcorr_core.errors import BagError, SemcorrError
+from semcorr_core.errors import BagError, InputError, SemcorrError
 
 __all__ = ["match_estimate", "score_bag_frames", "evaluate_bag"]
 
 
 def match_estimate(estimates: Sequence[ObjectEstimate], truth_xyz: np.ndarray,
                    match_radius: float = 0.5) -> Optional[ObjectEstimate]:
-    """The estimate whose keypoints (K, 3) lie nearest ``truth_xyz`` (K, 3) (median distance), if
-    that median is within ``match_radius`` times the truth's keypoint extent (bounding-box
-    diagonal); else None."""
-    extent = float(np.linalg.norm(np.ptp(truth_xyz, axis=0)))
+    """The estimate whose keypoints (K, 3) lie nearest ``truth_xyz`` (K, 3) (median distance over
+    the keypoints both have; NaN = missing, at least half must be there), if that median is within
+    ``match_radius`` times the truth's keypoint extent (bounding-box diagonal); else None."""
+    known = np.isfinite(truth_xyz).all(1)
+    if known.sum() == 0:
+        return None
+    t = truth_xyz[known]
+    extent = float(np.linalg.norm(t.max(0) - t.min(0)))
     best, best_d = None, match_radius * max(extent, 1e-3)
     for est in estimates:
-        d = float(np.median(np.linalg.norm(np.asarray(est.xyz) - truth_xyz, axis=1)))
-        if d <= best_d:
-            best, best_d = est, d
+        d = np.linalg.norm(np.asarray(est.xyz, np.float64)[known] - t, axis=1)
+        ok = np.isfinite(d)  # a keypoint the estimate left out (NaN) does not decide the match
+        if ok.sum() < max(1, (len(d) + 1) // 2):
+            continue
+        m = float(np.median(d[ok]))
+        if m <= best_d:
+            best, best_d = est, m
     return best
 
 
@@ -49,6 +57,8 @@ def score_bag_frames(category: str, keypoint_names: Sequence[str], truths: Seque
     spec = get_category(category)
     names = tuple(keypoint_names)
     K, F = len(names), len(truths)
+    if len(estimates) != F:
+        raise InputError(f"score_bag_frames: {F} ground-truth frames but {len(estimates)} estimate lists")
     scores = PipelineScores(F, K)
     gt = np.full((F, K, 3), np.nan)
     vis = np.zeros((F, K), bool)
@@ -58,6 +68,10 @@ def score_bag_frames(category: str, keypoint_names: Sequence[str], truths: Seque
         ann = next((o for o in truth.objects if o.category == spec.name), None)
         if ann is None:
             raise BagError(f"frame {f} (stamp {truth.stamp_ns}) has no {spec.name} in its ground truth")
+        missing = [n for n in names if n not in ann.keypoint_names]
+        if missing:
+            raise BagError(f"frame {f}: the ground truth has no keypoint(s) {missing} of the detector's "
+                           f"{list(names)} (another category file or bundle version?)")
         order = [ann.keypoint_names.index(n) for n in names]
         gt[f], vis[f] = ann.keypoints_cam[order], ann.keypoints_visible[order]
         ests = estimates[f]

@@ -22,7 +22,16 @@ from semcorr_core.data.sensor_msgs import camera_from_info, color_from_image, de
 from semcorr_core.errors import BagError
 from semcorr_core.geometry.camera import PinholeCamera
 
-__all__ = ["BagFrame", "BagFrames", "read_bag_frames", "open_bag"]
+__all__ = ["BagFrame", "BagFrames", "read_bag_frames", "open_bag", "require_rosbags"]
+
+
+def require_rosbags() -> None:
+    """:class:`BagError` with the fix when the ``rosbags`` package is missing."""
+    try:
+        import rosbags.rosbag2  # noqa: F401
+    except ImportError:
+        raise BagError("bag support needs the rosbags package: pip install 'semcorr_core[bags]' "
+                       "(make setup installs it)") from None
 
 
 @dataclass
@@ -49,10 +58,11 @@ class BagFrames:
 
 
 def open_bag(path: str | Path):
-    """An open ``rosbags`` reader of a ROS 2 bag directory (or .db3 / .mcap file) or a ROS 1 .bag."""
+    """An open ``rosbags`` reader of a ROS 2 bag directory (or a file in one) or a ROS 1 .bag."""
     p = Path(path)
     if not p.exists():
         raise BagError(f"bag not found: {p}")
+    require_rosbags()
     try:
         if p.is_file() and p.suffix == ".bag":
             from rosbags.rosbag1 import Reader as Reader1
@@ -74,28 +84,19 @@ def _stamp(msg) -> int:
     return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
 
 
-def _typestore_for(reader):
-    from rosbags.typesys import Stores, get_typestore, get_types_from_msg
+def _typestore():
+    from rosbags.typesys import Stores, get_typestore
 
-    ts = get_typestore(Stores.ROS2_KILTED)
-    # types the bag defines itself (ROS 1 bags carry their message definitions)
-    extra = {}
-    for c in reader.connections:
-        msgdef = getattr(c, "msgdef", None)
-        if c.msgtype not in ts.types and msgdef is not None and getattr(msgdef, "data", None):
-            try:
-                extra.update(get_types_from_msg(msgdef.data, c.msgtype))
-            except Exception:  # an exotic definition we do not need to decode
-                pass
-    if extra:
-        ts.register(extra)
-    return ts
+    # only standard messages are decoded (Image, CameraInfo, String); CDR is the same across distros
+    return get_typestore(Stores.ROS2_KILTED)
 
 
 def _decode(ts, reader, conn, data):
-    if type(reader).__module__.startswith("rosbags.rosbag2"):
-        return ts.deserialize_cdr(data, conn.msgtype), data
-    cdr = ts.ros1_to_cdr(data, conn.msgtype)
+    from rosbags.rosbag1 import Reader as Reader1
+
+    if not isinstance(reader, Reader1):
+        return ts.deserialize_cdr(data, conn.msgtype), bytes(data)
+    cdr = bytes(ts.ros1_to_cdr(data, conn.msgtype))  # rclpy deserialises bytes only (replay)
     return ts.deserialize_cdr(cdr, conn.msgtype), cdr
 
 
@@ -116,7 +117,7 @@ def read_bag_frames(path: str | Path, topics: BagTopics = BagTopics(), *, slop_n
                                "(pass the topic names the bag uses)")
             if present[topic] != msgtype:
                 raise BagError(f"topic {topic!r} in bag {path} holds {present[topic]}, expected {msgtype}")
-        ts = _typestore_for(reader)
+        ts = _typestore()
         conns = [c for c in reader.connections if c.topic in wanted or c.topic == topics.ground_truth]
         colors, depths, infos, truths = [], [], [], {}
         try:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from semcorr_core.bags.ground_truth import FrameTruth, TruthObject
+from semcorr_core.bags.read import require_rosbags
 from semcorr_core.bags.topics import COLOR_TYPE, DEPTH_TYPE, INFO_TYPE, TRUTH_TYPE, BagTopics
 from semcorr_core.bench.embed3d import TEST_SEED_OFFSET
 from semcorr_core.data.categories import get_category
@@ -92,6 +93,7 @@ def write_synthetic_bag(path: str | os.PathLike, category: str, frames: int = 30
                         noise: bool = True, compress: bool = True, topics: BagTopics = BagTopics(),
                         overwrite: bool = False) -> SyntheticBagSummary:
     """Write the bag directory ``path`` (rosbag2, sqlite3; zstd file compression when ``compress``)."""
+    require_rosbags()
     from rosbags.rosbag2 import CompressionFormat, CompressionMode, Writer
 
     spec = get_category(category)

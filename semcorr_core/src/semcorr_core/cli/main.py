@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from semcorr_core.errors import SemcorrError
+from semcorr_core.errors import InputError, SemcorrError
 
 
 def _range(text: str) -> tuple[float, float]:
@@ -271,16 +271,31 @@ def cmd_bag(args: argparse.Namespace) -> int:
             ns = "/" + prefix.strip("/")
             out_topics = BagTopics(color=f"{ns}/color/image_raw", depth=f"{ns}/aligned_depth_to_color/image_raw",
                                    camera_info=f"{ns}/color/camera_info")
+        if args.hz is not None and args.rate != 1.0:
+            raise InputError("give --rate (a factor on the recorded timing) or --hz (fixed frames per second), not both")
+        if args.loops < 1:
+            raise InputError(f"--loops must be >= 1, got {args.loops}")
         print(json.dumps(tools.replay(bag, topics=topics, out_topics=out_topics, rate=args.rate, hz=args.hz,
                                       loops=args.loops, slop_ns=int(args.slop * 1e9)), indent=2))
         return 0
     if args.live:
+        node_params = list(args.param)
+        if args.bundle is not None:
+            node_params.append(f"model_bundle:={args.bundle.resolve()}")
+        if args.backend != "auto":
+            node_params.append(f"backend:={args.backend}")
+        if args.no_start_node and (node_params or args.params or args.category):
+            raise InputError("--no-start-node measures a node already running: --category, --bundle, --backend, "
+                             "--params and -p would not reach it (set them where that node was started)")
         tools = _ros_import("eval --live")
         report = tools.live_eval(bag, category=args.category, topics=topics, hz=args.hz, out_dir=args.out_dir,
                                  start_node=not args.no_start_node, params_file=args.params,
-                                 node_params=args.param, slop_ns=int(args.slop * 1e9))
+                                 node_params=node_params, slop_ns=int(args.slop * 1e9))
     else:
         from semcorr_core.bags.evaluate import evaluate_bag
+
+        if args.params or args.param or args.out_dir or args.no_start_node:
+            raise InputError("--params, -p, --out-dir and --no-start-node belong to --live")
 
         report = evaluate_bag(bag, args.category, bundle_path=args.bundle, backend=args.backend, topics=topics,
                               slop_ns=int(args.slop * 1e9))
@@ -397,7 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
                                         "--live through the running ROS node)")
     be.add_argument("bag", nargs="?", type=Path, default=None, help="bag (default: the shipped sample bag)")
     be.add_argument("--category", default=None, help="default: the ground truth's")
-    be.add_argument("--bundle", type=Path, default=None, help="offline: model bundle (default: the shipped one)")
+    be.add_argument("--bundle", type=Path, default=None,
+                    help="model bundle (default: the shipped one; --live: given to the node as model_bundle)")
     be.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"])
     be.add_argument("--live", action="store_true",
                     help="start the node, replay the bag into it, measure publish -> ~/keypoints latency and losses")

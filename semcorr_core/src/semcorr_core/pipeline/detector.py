@@ -57,7 +57,7 @@ class DetectorConfig:
     true objects of four categories, measured on 20 frames each). observe_gate / observe_window
     (metres) grow to ``observe_gate_fraction`` / ``observe_window_fraction`` of the fitted
     object's diagonal on large objects (a chair's seat corner may sit 10 cm from the category
-    prior; chair visible median 4.4 -> 2.7 cm on 20 tuning frames). min_inlier_fraction: a fit that
+    prior; chair visible median 4.4 -> 2.9 cm on 20 tuning frames). min_inlier_fraction: a fit that
     fewer of the correspondences agree with is no detection (true objects score 0.17 or more).
     seed: sampling and RANSAC."""
 
