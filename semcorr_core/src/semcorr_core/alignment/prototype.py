@@ -45,14 +45,18 @@ class PrototypeAlignment(NamedTuple):
 
 
 def prototype_correspondences(embeddings: torch.Tensor, dense_embeddings: torch.Tensor,
-                              dense_points: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+                              dense_points: torch.Tensor, *, dense_normalized: bool = False
+                              ) -> tuple[np.ndarray, np.ndarray]:
     """``(N, D)`` point embeddings -> ``(N, 3)`` canonical coordinate of the most similar dense
-    prototype point and ``(N,)`` that cosine similarity."""
+    prototype point and ``(N,)`` that cosine similarity. ``dense_normalized``: the ``(M, D)``
+    dense embeddings are unit length already (a detector normalises them once)."""
     if embeddings.ndim != 2 or dense_embeddings.ndim != 2 or embeddings.shape[1] != dense_embeddings.shape[1]:
         raise InputError(f"embeddings (N, D) and dense_embeddings (M, D) must share D, got "
                          f"{tuple(embeddings.shape)} and {tuple(dense_embeddings.shape)}")
     e = torch.nn.functional.normalize(embeddings.float(), dim=-1)
-    d = torch.nn.functional.normalize(dense_embeddings.to(e.device).float(), dim=-1)
+    d = dense_embeddings.to(e.device).float()
+    if not dense_normalized:
+        d = torch.nn.functional.normalize(d, dim=-1)
     sim, idx = (e @ d.T).max(dim=1)
     return dense_points.to(e.device)[idx].cpu().numpy().astype(np.float64), sim.cpu().numpy().astype(np.float64)
 

@@ -6,6 +6,7 @@ coordinates), x right, y down, z forward (camera optical frame). Units: metres a
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -103,9 +104,10 @@ class PinholeCamera:
         return np.stack([u, v], axis=-1)
 
     def pixel_rays(self) -> np.ndarray:
-        """(H, W, 3) ray directions with z = 1 through every pixel centre."""
-        v, u = np.mgrid[0 : self.height, 0 : self.width].astype(np.float64)
-        return np.stack([(u - self.cx) / self.fx, (v - self.cy) / self.fy, np.ones_like(u)], axis=-1)
+        """(H, W, 3) ray directions with z = 1 through every pixel centre (read-only: one array per
+        camera is kept, a stream reuses it every frame)."""
+        return _pixel_rays(float(self.fx), float(self.fy), float(self.cx), float(self.cy), int(self.width),
+                           int(self.height))
 
     def backproject(self, depth: np.ndarray) -> np.ndarray:
         """(H, W) z-depth in metres -> (H, W, 3) camera-frame points (NaN where depth is invalid)."""
@@ -118,3 +120,11 @@ class PinholeCamera:
         """Boolean mask: pixel coordinate falls inside the image (pixel centres at integers)."""
         uv = np.asarray(uv)
         return (uv[..., 0] >= -0.5) & (uv[..., 0] < self.width - 0.5) & (uv[..., 1] >= -0.5) & (uv[..., 1] < self.height - 0.5)
+
+
+@functools.lru_cache(maxsize=8)
+def _pixel_rays(fx: float, fy: float, cx: float, cy: float, width: int, height: int) -> np.ndarray:
+    v, u = np.mgrid[0:height, 0:width].astype(np.float64)
+    rays = np.stack([(u - cx) / fx, (v - cy) / fy, np.ones_like(u)], axis=-1)
+    rays.flags.writeable = False
+    return rays

@@ -161,7 +161,8 @@ class Detector:
         # is the observed top itself; descriptor matching could only move it down the inside wall
         self.measured_top = (self.on_axis & (np.abs(self.keypoints[:, 2] - self.top_height) <= 0.02 * self.top_height)
                              & bool(self.rotation_symmetric and config.scale_from_top))
-        self.dense_embeddings = proto.dense_embeddings.to(self.device)
+        # unit length once: every frame compares its points with all of them by cosine
+        self.dense_embeddings = torch.nn.functional.normalize(proto.dense_embeddings.to(self.device).float(), dim=-1)
         dense = proto.dense_points.numpy().astype(np.float64)
         self._dense_tree = cKDTree(dense)
         self._dense_diag = float(np.linalg.norm(np.ptp(dense, axis=0)))
@@ -182,19 +183,19 @@ class Detector:
     def detect(self, frame: RGBDFrame) -> Detections:
         cfg, cam, depth = self.config, frame.camera, frame.depth
         t0 = time.perf_counter()
+        points_cam = cam.backproject(depth)
         if frame.mask is None:
-            seg = segment_objects(depth, cam, seed=cfg.seed)
+            seg = segment_objects(depth, cam, seed=cfg.seed, points=points_cam)
             plane, masks = seg.plane, seg.masks
         else:
             ids = [int(i) for i in np.unique(frame.mask) if i > 0]
             masks = [frame.mask == i for i in ids]
             rest = (depth > 0) & (frame.mask == 0)
-            pts = cam.backproject(depth)[rest][:: max(1, int(rest.sum()) // 20000)]
+            pts = points_cam[rest][:: max(1, int(rest.sum()) // 20000)]
             plane = fit_support_plane(pts, seed=cfg.seed)
         G = gravity_frame(plane.normal)
         floor_z = -float(plane.offset)  # plane: n.x + d = 0, and z_gravity = n.x
         timings = {"segment": (time.perf_counter() - t0) * 1e3, "embed": 0.0, "align": 0.0, "keypoints": 0.0}
-        points_cam = cam.backproject(depth)
         objects = []
         for inst, mask in enumerate(masks, start=1):
             m = mask & (depth > 0)
@@ -218,7 +219,8 @@ class Detector:
             emb = self.backend(normalise_clouds(sample))[0]
         timings["embed"] += (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
-        canonical, sim = prototype_correspondences(emb, self.dense_embeddings, self.dense_points)
+        canonical, sim = prototype_correspondences(emb, self.dense_embeddings, self.dense_points,
+                                                   dense_normalized=True)
         diag = float(np.linalg.norm(np.ptp(pts_g[sel], axis=0)))
         try:
             fit = align_to_prototype(pts_g[sel], canonical, sim, threshold=cfg.ransac_threshold * diag,

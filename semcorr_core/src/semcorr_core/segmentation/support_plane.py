@@ -120,13 +120,15 @@ def segment_objects(depth: np.ndarray, camera: PinholeCamera, *, plane: Optional
                     min_height: float = 0.005, max_height: float = 1.5, cluster_tolerance: float = 0.015,
                     min_cell_points: int = 2, absorb_fraction: float = 0.7, min_pixels: int = 150,
                     plane_threshold: float = 0.01, stride: int = 2, seed: int = 0,
-                    noise: Optional[DepthNoiseModel] = DepthNoiseModel(), noise_sigmas: float = 3.0) -> Segmentation:
+                    noise: Optional[DepthNoiseModel] = DepthNoiseModel(), noise_sigmas: float = 3.0,
+                    points: Optional[np.ndarray] = None) -> Segmentation:
     """Instances standing on the support plane of a depth image (see the module docstring).
 
     depth: ``(H, W)`` float metres, 0 = no reading. stride: pixel step of the plane-fit sample.
     noise: the sensor's depth noise (``None``: fixed thresholds); ``min_height`` and
     ``cluster_tolerance`` are raised to ``noise_sigmas`` times its height / range spread where that
-    is larger. Raises :class:`InvalidDepthError` when no pixel has depth.
+    is larger. points: ``camera.backproject(depth)`` when the caller has it already.
+    Raises :class:`InvalidDepthError` when no pixel has depth.
     """
     if not isinstance(camera, PinholeCamera):
         raise InputError(f"camera must be a PinholeCamera, got {type(camera).__name__}")
@@ -142,7 +144,7 @@ def segment_objects(depth: np.ndarray, camera: PinholeCamera, *, plane: Optional
         raise InputError(f"noise_sigmas must be >= 0, got {noise_sigmas}")
     if noise is not None:
         noise.validate()
-    pts = camera.backproject(depth)  # NaN where no reading
+    pts = camera.backproject(depth) if points is None else points  # NaN where no reading
     valid = np.isfinite(pts[..., 2])
     if int(valid.sum()) < _MIN_VALID_PIXELS:
         raise InvalidDepthError(f"depth has {int(valid.sum())} valid readings (fewer than {_MIN_VALID_PIXELS}): nothing in "
