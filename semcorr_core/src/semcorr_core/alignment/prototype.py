@@ -15,8 +15,9 @@ canonical frame to the gravity frame is then fitted robustly:
   over it instead: matched heights lean towards the prototype's proportions, the top does not), then the axis
   position ``c`` minimises ``sum (|p_xy - c| - k s r_c)^2`` (Gauss-Newton from a start behind the
   visible surface) with ``k`` the instance's radius over its height proportion, fitted too
-  (``free_radius``; within ``[0.7, 1.4]``): a slim can given the prototype's radius has its axis
-  placed too far back (can visible keypoints 2.85 -> 0.3 cm median on 20 tuning frames). The
+  (``free_radius``; within ``[0.4, 2.5]``: the prototype's radius is one instance's, and cans
+  range from slim to squat). With the prototype's radius a slim can had its axis placed too far
+  back (can visible keypoints 2.85 -> 0.3 cm median on 20 tuning frames). The
   heading stays 0: any heading is as right; the transform keeps the height's scale ``s``.
 """
 
@@ -36,12 +37,14 @@ __all__ = ["PrototypeAlignment", "prototype_correspondences", "align_to_prototyp
 
 class PrototypeAlignment(NamedTuple):
     """transform: canonical -> gravity frame; inliers: ``(N,)`` bool; inlier_fraction: float;
-    residual: median inlier residual (metres)."""
+    residual: median inlier residual (metres); radial_scale: the instance's radii over the
+    transform's scale (rotation-symmetric fits with ``free_radius``; 1 otherwise)."""
 
     transform: SimilarityTransform
     inliers: np.ndarray
     inlier_fraction: float
     residual: float
+    radial_scale: float = 1.0
 
 
 def prototype_correspondences(embeddings: torch.Tensor, dense_embeddings: torch.Tensor,
@@ -63,9 +66,9 @@ def prototype_correspondences(embeddings: torch.Tensor, dense_embeddings: torch.
 
 def _fit_axis_and_scale(points: np.ndarray, canonical: np.ndarray, threshold: float, floor_z: float,
                         s_range: tuple[float, float], rng: np.random.Generator, top_height: Optional[float] = None,
-                        free_radius: bool = False, radius_ratio: tuple[float, float] = (0.7, 1.4)
-                        ) -> tuple[SimilarityTransform, np.ndarray]:
-    """(transform with R = I, (N,) residuals in the (r, z) sense)."""
+                        free_radius: bool = False, radius_ratio: tuple[float, float] = (0.4, 2.5)
+                        ) -> tuple[SimilarityTransform, np.ndarray, float]:
+    """(transform with R = I, (N,) residuals in the (r, z) sense, radial scale k)."""
     r_c = np.hypot(canonical[:, 0], canonical[:, 1])
     z_c = canonical[:, 2]
     dz = points[:, 2] - floor_z
@@ -105,7 +108,7 @@ def _fit_axis_and_scale(points: np.ndarray, canonical: np.ndarray, threshold: fl
         if np.linalg.norm(step) < 1e-6:
             break
     model = SimilarityTransform(np.eye(3), np.array([c[0], c[1], floor_z]), s)
-    return model, np.hypot(np.linalg.norm(xy - c, axis=1) - k * rho, dz - s * z_c)
+    return model, np.hypot(np.linalg.norm(xy - c, axis=1) - k * rho, dz - s * z_c), k
 
 
 def align_to_prototype(points: np.ndarray, canonical: np.ndarray, similarity: np.ndarray, *, threshold: float,
@@ -130,8 +133,8 @@ def align_to_prototype(points: np.ndarray, canonical: np.ndarray, similarity: np
     if rotation_symmetric:
         if floor_z is None:
             raise InputError("align_to_prototype: a rotation-symmetric category needs floor_z (the support plane)")
-        model, res = _fit_axis_and_scale(points, canonical, threshold, float(floor_z), scale_range, rng, top_height,
-                                         free_radius=free_radius)
+        model, res, radial = _fit_axis_and_scale(points, canonical, threshold, float(floor_z), scale_range, rng,
+                                                 top_height, free_radius=free_radius)
         inliers = res < threshold
     else:
         w = np.clip(np.asarray(similarity, dtype=np.float64), 0.0, None)
@@ -140,5 +143,6 @@ def align_to_prototype(points: np.ndarray, canonical: np.ndarray, similarity: np
                                            floor_z=floor_z, seed=rng)
         model, inliers = result.model, result.inliers
         res = np.linalg.norm(model.apply(canonical) - points, axis=1)
+        radial = 1.0
     residual = float(np.median(res[inliers])) if inliers.any() else float("nan")
-    return PrototypeAlignment(model, inliers, float(inliers.mean()), residual)
+    return PrototypeAlignment(model, inliers, float(inliers.mean()), residual, radial)
