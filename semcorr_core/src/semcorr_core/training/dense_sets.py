@@ -139,7 +139,8 @@ def _height_knots(shapes: Sequence[ShapeInstance], names: tuple[str, ...], lo_z:
     Keypoints at one mean height (mug ``rim_center`` and ``rim_front``) share a knot."""
     missing = sorted({n for s in shapes for n in names if n not in s.keypoints})
     if missing:
-        raise InputError(f"height_keypoints {missing} are not keypoints of every shape")
+        raise InputError(f"height_keypoints {missing} are not keypoints of every shape (partly annotated "
+                         "meshes?); train with loss.canonical_heights: box")
     z = np.array([[s.keypoints[n][2] for n in names] for s in shapes], np.float64)  # (S, K)
     unit = (z - lo_z[:, None]) / np.maximum(hi_z - lo_z, 1e-6)[:, None]
     mean = unit.mean(0)
