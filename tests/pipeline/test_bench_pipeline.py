@@ -39,6 +39,8 @@ def test_unknown_ablation_and_bad_frames_are_input_errors():
 def test_a_refused_frame_counts_as_missed():
     from semcorr_core.bench.pipeline import PipelineScores
 
+    with pytest.raises(InputError, match="distractors"):
+        run_pipeline_bench("mug", frames=1, distractors=(2, 1))
     s = PipelineScores(frames=2, K=2)
     s.add_error(1, InputError("no plane"))
     assert s.errors == ["frame 1: no plane"] and (s.pred[1] == float("inf")).all()

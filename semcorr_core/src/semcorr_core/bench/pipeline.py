@@ -148,10 +148,12 @@ class PipelineScores:
 
 def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundle_path: str | None = None,
                        n_instances: int = 20, gt_mask: bool = False, noise: bool = True,
-                       ablations: tuple[str, ...] = (), backend: str = "auto") -> dict:
+                       ablations: tuple[str, ...] = (), backend: str = "auto",
+                       distractors: tuple[int, int] = (0, 4)) -> dict:
     """Run the detector on ``frames`` rendered frames and report the figures (module docstring);
     each of ``ablations`` (names in :data:`ABLATIONS`) runs on the same frames and reports its
-    figures under ``ablations``."""
+    figures under ``ablations``. ``distractors``: per frame, drawn in this range (``(0, 0)``: the
+    category object alone, the issue's one-object latency)."""
     if frames < 1:
         raise InputError(f"frames must be >= 1, got {frames}")
     unknown = sorted(set(ablations) - set(ABLATIONS))
@@ -164,7 +166,10 @@ def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundl
         variants[name] = Detector(detector.bundle, device=detector.device, backend=detector.backend.name,
                                   config=replace(detector.config, **ABLATIONS[name]))
     shapes = generate_shapes(spec.name, n_instances, TEST_SEED_OFFSET + 1000 + seed)
-    cfg = SceneConfig(width=640, height=480, objects_per_scene=(1, 1), distractors_per_scene=(0, 4),
+    lo, hi = (int(x) for x in distractors)
+    if not 0 <= lo <= hi:
+        raise InputError(f"distractors must be 0 <= MIN <= MAX, got {distractors}")
+    cfg = SceneConfig(width=640, height=480, objects_per_scene=(1, 1), distractors_per_scene=(lo, hi),
                       elevation_deg=(5.0, 80.0))
     renderer = RaycastRenderer(cfg.camera())
     names = detector.keypoint_names
@@ -197,7 +202,7 @@ def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundl
 
     return new_report(
         "pipeline", category=spec.name, frames=frames, seed=seed, noise=noise,
-        masks="ground truth" if gt_mask else "segmenter",
+        masks="ground truth" if gt_mask else "segmenter", distractors=[lo, hi],
         backend=detector.backend.name, backend_reason=detector.backend.reason,
         **scores["main"].figures(gt, vis, names),
         ablations={name: scores[name].figures(gt, vis, names) for name in ablations},

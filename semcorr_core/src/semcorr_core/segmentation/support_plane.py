@@ -156,16 +156,16 @@ def segment_objects(depth: np.ndarray, camera: PinholeCamera, *, plane: Optional
         plane = fit_support_plane(sample, threshold=plane_threshold, seed=seed)
     heights = np.full(depth.shape, np.nan, np.float32)
     heights[valid] = pts[valid] @ plane.normal + plane.offset
-    height_floor = np.full(depth.shape, float(min_height))
+    obj = valid & (heights > min_height) & (heights <= max_height)
     tolerance = np.full(depth.shape, float(cluster_tolerance))
-    if noise is not None and noise_sigmas > 0:
-        p = pts[valid]
-        spread = noise_sigmas * noise.sigma(p[:, 2], camera.fx)  # along z
-        # a depth error moves the point along its ray; its height changes by the ray's share on the normal
-        along_normal = np.abs(p @ plane.normal) / np.maximum(p[:, 2], 1e-9)
-        height_floor[valid] = np.maximum(min_height, spread * along_normal)
-        tolerance[valid] = np.maximum(cluster_tolerance, spread * np.linalg.norm(p, axis=1) / np.maximum(p[:, 2], 1e-9))
-    obj = valid & (heights > height_floor) & (heights <= max_height)
+    if noise is not None and noise_sigmas > 0 and obj.any():
+        # the noise only ever raises the fixed thresholds: only pixels above min_height need it
+        rays = camera.pixel_rays()[obj]  # z = 1: a depth error dz moves the point by dz * ray
+        spread = noise_sigmas * noise.sigma(pts[obj][:, 2], camera.fx)  # along z
+        # its height changes by the ray's share on the normal, its position by the ray's length
+        keep = heights[obj] > spread * np.abs(rays @ plane.normal)
+        tolerance[obj] = np.maximum(cluster_tolerance, spread * np.linalg.norm(rays, axis=1))
+        obj[obj] = keep
     labels = np.zeros(depth.shape, np.int32)
     masks: list[np.ndarray] = []
     if obj.any():
