@@ -158,9 +158,10 @@ def voxel_subsample(points: np.ndarray, n: int, rng: np.random.Generator, *, rou
     lo, hi = extent / 1e4, extent
     order = rng.permutation(len(p))  # which point of a voxel is kept: random, but seeded
     best = order[:n]
+    shifted = p[order] - p.min(0)  # once: every round only changes the voxel size
     for _ in range(rounds):
         size = float(np.sqrt(lo * hi))
-        cells = np.floor((p[order] - p.min(0)) / size).astype(np.int64)
+        cells = np.floor(shifted / size).astype(np.int64)
         span = cells.max(0) + 1
         _, first = np.unique((cells[:, 0] * span[1] + cells[:, 1]) * span[2] + cells[:, 2], return_index=True)
         if len(first) >= n:
