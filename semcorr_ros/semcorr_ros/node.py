@@ -104,6 +104,7 @@ class PerceptionNode(Node):
         super().__init__(NODE_NAME, **kwargs)
         self.cfg = self._declare_and_validate()
         self.detector = None
+        self._tracker = None
         self._started_s = time.monotonic()
         self._stopping = threading.Event()
         self._cv = threading.Condition()
@@ -185,6 +186,10 @@ class PerceptionNode(Node):
             what = bundle or "the shipped default bundle"
             raise ParameterError("model_bundle", f"cannot load {what}: {e}") from None
         self.category = self.detector.category
+        if self.cfg["tracking"]:
+            from semcorr_core.keypoints import KeypointTracker
+
+            self._tracker = KeypointTracker(alpha=self.cfg["tracking_alpha"])
         self.keypoint_names = list(self.detector.keypoint_names)
         self.symmetry = spec.symmetry.kind
         self._confidence = None
@@ -429,6 +434,8 @@ class PerceptionNode(Node):
         except SemcorrError as e:
             self._reject(_cause_of(e), str(e))
             return
+        if self._tracker is not None:
+            dets = self._tracker.update(dets, frame.camera)
         if self._stopping.is_set():
             return
         t2 = time.perf_counter()

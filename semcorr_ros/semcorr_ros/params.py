@@ -58,6 +58,10 @@ def _unit_interval(v) -> Optional[str]:
     return None if math.isfinite(v) and 0.0 <= v <= 1.0 else f"must be in [0, 1], got {v}"
 
 
+def _alpha(v) -> Optional[str]:
+    return None if math.isfinite(v) and 0.0 < v <= 1.0 else f"must be in (0, 1], got {v}"
+
+
 def _reliability(v) -> Optional[str]:
     return None if v in ("best_effort", "reliable") else f"must be 'best_effort' or 'reliable', got {v!r}"
 
@@ -119,6 +123,11 @@ PARAMETERS: tuple[Param, ...] = (
           "frame_id (depth not aligned to colour). Set false only if the frames are aligned but named apart."),
     Param("stall_timeout_s", 2.0, "An input silent for longer than this is reported as stalled (WARN).",
           _positive, runtime_mutable=True),
+    Param("tracking", False, "Smooth keypoints across frames and keep instance ids stable "
+          "(semcorr_core.keypoints.KeypointTracker). For a static camera: with a moving one the smoothed "
+          "keypoints lag by about (1 - tracking_alpha) / tracking_alpha frames."),
+    Param("tracking_alpha", 0.3, "Weight of the newest frame in the tracked keypoints' moving average; 1 = no "
+          "smoothing (ids only).", _alpha),
 )
 
 RUNTIME_MUTABLE = frozenset(p.name for p in PARAMETERS if p.runtime_mutable)
