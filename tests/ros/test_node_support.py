@@ -188,18 +188,8 @@ def write_frame(path: Path, *, color=None, color_encoding="rgb8", depth=None, de
 # and a RELIABLE writer resends a lost one only after its next heartbeat, 3 s by default; the
 # frame then reaches the node 3 s late (and is overtaken by the next one). That is the camera
 # driver's transport, not the node, so the stand-in camera's writers heartbeat every 0.1 s (the
-# node and the listener keep Fast DDS defaults).
-PEER_FASTDDS_PROFILE = """<?xml version="1.0" encoding="UTF-8" ?>
-<dds xmlns="http://www.eprosima.com">
-  <profiles>
-    <data_writer profile_name="semcorr_test_camera_writer" is_default_profile="true">
-      <times>
-        <heartbeat_period><sec>0</sec><nanosec>100000000</nanosec></heartbeat_period>
-      </times>
-    </data_writer>
-  </profiles>
-</dds>
-"""
+# profile `semcorr bag replay` uses, semcorr_ros.bag_tools; the node and the listener keep Fast
+# DDS defaults).
 
 
 class CameraPeer:
@@ -210,11 +200,12 @@ class CameraPeer:
                  depth_topic: str = "aligned_depth_to_color/image_raw") -> None:
         """``mask_topic``: also publish instance masks there (e.g. ``mask``, or ``/ns/mask`` for a
         node in namespace ``/ns``); ``depth_topic``: where the depth goes."""
+        use_source_tree()
+        from semcorr_ros.bag_tools import use_fast_heartbeat
+
         env = dict(domain_env)
-        profile = Path(env.get("ROS_LOG_DIR") or "/tmp") / "semcorr_test_camera_fastdds.xml"
-        profile.parent.mkdir(parents=True, exist_ok=True)
-        profile.write_text(PEER_FASTDDS_PROFILE)
-        env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(profile)
+        env.pop("FASTDDS_DEFAULT_PROFILES_FILE", None)
+        use_fast_heartbeat(env)
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "camera",
              json.dumps(dict(expect_subscribers=expect_subscribers, mask_topic=mask_topic, depth_topic=depth_topic))],
