@@ -50,3 +50,10 @@ def test_only_an_axis_keypoint_at_the_top_keeps_its_measured_height():
     assert Detector.for_category("bowl").measured_top.tolist() == [True, False]
     assert not Detector.for_category("mug").measured_top.any()  # the mug's scale is not read off its top
     assert Detector.for_category("bottle").measured_top.tolist() == [False, False, False, False]
+
+
+def test_axis_keypoints_inside_the_body_are_refined_even_though_hidden():
+    # bottle neck and shoulder sit on the axis inside the bottle: never visible, their wall ring is
+    assert Detector.for_category("bottle").inner_axis.tolist() == [False, True, True, False]
+    assert not Detector.for_category("can").inner_axis.any()  # top and bottom centres: the ends
+    assert not Detector.for_category("mug").inner_axis.any()
