@@ -29,6 +29,7 @@ import numpy as np
 
 from semcorr_core.bags.read import BagFrames, read_bag_frames
 from semcorr_core.bags.topics import BagTopics
+from semcorr_core.data.sensor_msgs import stamp_to_ns
 from semcorr_core.errors import BagError, InputError
 
 __all__ = ["FAST_HEARTBEAT_PROFILE", "use_fast_heartbeat", "BagPublisher", "replay", "live_eval"]
@@ -130,6 +131,19 @@ def _wait(node, pred, timeout_s: float) -> bool:
     return bool(pred())
 
 
+def _play(node, pub: "BagPublisher", frames: BagFrames, offsets: Sequence[float]) -> dict[int, float]:
+    """Publish ``frames`` ``offsets`` seconds from now, spinning ``node`` in between; returns each
+    frame's stamp -> the monotonic time its colour image went out."""
+    import rclpy
+
+    sent, start = {}, time.monotonic()
+    for frame, off in zip(frames.frames, offsets):
+        while time.monotonic() < start + off:
+            rclpy.spin_once(node, timeout_sec=max(0.0, min(0.01, start + off - time.monotonic())))
+        sent[frame.stamp_ns] = pub.publish(frame)
+    return sent
+
+
 def replay(bag: str | Path, *, topics: BagTopics = BagTopics(), out_topics: Optional[BagTopics] = None,
            rate: float = 1.0, hz: Optional[float] = None, loops: int = 1, slop_ns: int = 50_000_000,
            wait_for_subscribers_s: float = 10.0, ros_args: Sequence[str] = ()) -> dict:
@@ -146,12 +160,7 @@ def replay(bag: str | Path, *, topics: BagTopics = BagTopics(), out_topics: Opti
         subscribed = _wait(node, pub.subscribed, wait_for_subscribers_s)
         sent = 0
         for _ in range(max(1, int(loops))):
-            start = time.monotonic()
-            for frame, off in zip(frames.frames, offsets):
-                while time.monotonic() < start + off:
-                    rclpy.spin_once(node, timeout_sec=max(0.0, min(0.01, start + off - time.monotonic())))
-                pub.publish(frame)
-                sent += 1
+            sent += len(_play(node, pub, frames, offsets))
         _wait(node, lambda: False, 0.5)  # let the last samples go out before the writers close
         return {"bag": str(bag), "frames_sent": sent, "subscribers_seen": subscribed,
                 "topics": {k: p.topic_name for k, p in pub.pubs.items()}}
@@ -228,10 +237,8 @@ def live_eval(bag: str | Path, *, category: Optional[str] = None, topics: BagTop
         (out / "frames").mkdir(parents=True, exist_ok=True)
     ns = "/" + namespace.strip("/")
     node_topic = f"{ns.rstrip('/')}/semcorr_perception"
-    in_ns = ns.rstrip("/")
+    use_fast_heartbeat()  # before the copy: the node's writers too (a lost ~/debug_image sample comes again in 0.1 s)
     env = dict(os.environ)
-    use_fast_heartbeat(env)  # the node's writers too: a lost ~/debug_image sample comes again in 0.1 s
-    use_fast_heartbeat()
     proc, log_file, log_path = None, None, None
     received: dict[int, tuple[float, object]] = {}
     images: dict[int, object] = {}
@@ -261,12 +268,12 @@ def live_eval(bag: str | Path, *, category: Optional[str] = None, topics: BagTop
 
         def on_keypoints(msg):
             t = time.monotonic()
-            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            stamp = stamp_to_ns(msg.header.stamp)
             with lock:
                 received.setdefault(stamp, (t, msg))
 
         def on_image(msg):
-            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            stamp = stamp_to_ns(msg.header.stamp)
             with lock:
                 images.setdefault(stamp, msg)
 
@@ -277,9 +284,7 @@ def live_eval(bag: str | Path, *, category: Optional[str] = None, topics: BagTop
         node.create_subscription(CategoryInfo, f"{node_topic}/category_info", info.append, latched)
         if out is not None:
             node.create_subscription(Image, f"{node_topic}/debug_image", on_image, reliable)
-        pub = BagPublisher(node, BagTopics(color=f"{in_ns}/color/image_raw",
-                                           depth=f"{in_ns}/aligned_depth_to_color/image_raw",
-                                           camera_info=f"{in_ns}/color/camera_info", ground_truth=topics.ground_truth))
+        pub = BagPublisher(node, BagTopics.node_inputs(ns))
 
         def ready():
             if proc is not None and proc.poll() is not None:
@@ -291,11 +296,7 @@ def live_eval(bag: str | Path, *, category: Optional[str] = None, topics: BagTop
             raise BagError(f"the perception node under {node_topic} did not come up within {startup_timeout_s:.0f} s "
                            f"(no ~/category_info, or it does not subscribe the camera topics); node log: {log_path}")
         keypoint_names = tuple(info[0].keypoint_names)
-        start = time.monotonic()
-        for frame, off in zip(frames.frames, offsets):
-            while time.monotonic() < start + off:
-                rclpy.spin_once(node, timeout_sec=max(0.0, min(0.01, start + off - time.monotonic())))
-            sent_at[frame.stamp_ns] = pub.publish(frame)
+        sent_at.update(_play(node, pub, frames, offsets))
         _wait(node, lambda: len(received) >= len(frames.frames), settle_s)
         if out is not None:
             _wait(node, lambda: len(images) >= len(received), 2.0)

@@ -13,7 +13,7 @@ from semcorr_core.bags import (BagTopics, FrameTruth, convert_ros1_bag, default_
                                write_synthetic_bag)
 from semcorr_core.bags.evaluate import evaluate_bag, match_estimate, score_bag_frames
 from semcorr_core.bench.pipeline import ObjectEstimate
-from semcorr_core.errors import BagError, InputError, UnknownCategoryError
+from semcorr_core.errors import BagError, InputError, InvalidDepthError, UnknownCategoryError
 
 REALSENSE_BAG = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "realsense_rosbag1" / \
     "single_depth_color_640x480.bag"
@@ -155,6 +155,10 @@ def test_scoring_by_hand():
     partial = exact._replace(xyz=np.where(np.arange(6)[:, None] < 2, np.nan, xyz))
     assert match_estimate([partial], xyz) is partial
     assert match_estimate([exact._replace(xyz=np.where(np.arange(6)[:, None] < 4, np.nan, xyz))], xyz) is None
+    # a frame the detector refused: a miss, listed with its reason
+    refused = score_bag_frames("mug", names, [truth, truth], [[exact], InvalidDepthError("3 valid readings")])
+    assert refused["detection_rate"] == 0.5 and refused["frames_refused"] == 1
+    assert refused["refusals"] == ["frame 1: 3 valid readings"]
     with pytest.raises(InputError, match="estimate lists"):
         score_bag_frames("mug", names, [truth], [])
     with pytest.raises(BagError, match="no keypoint"):
@@ -178,3 +182,11 @@ def test_the_shipped_sample_bag():
     bag = read_bag_frames(path, require_truth=True)
     assert len(bag.frames) == 20 and bag.unpaired == 0 and bag.frames[0].color.shape == (480, 640, 3)
     assert {o.category for f in bag.frames for o in f.truth.objects} == {"mug"}
+
+
+def test_node_input_topics_under_a_namespace():
+    assert BagTopics.node_inputs("camera") == BagTopics.node_inputs("/camera/")
+    t = BagTopics.node_inputs("/camera")
+    assert (t.color, t.depth, t.camera_info) == ("/camera/color/image_raw", "/camera/aligned_depth_to_color/image_raw",
+                                                 "/camera/color/camera_info")
+    assert BagTopics.node_inputs("/").color == "/color/image_raw"

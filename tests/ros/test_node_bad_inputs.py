@@ -26,10 +26,6 @@ from .test_node_support import (
 STALL_S = 2.0
 
 
-def _stamp_ns(header) -> int:
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
-
-
 @pytest.fixture(scope="module")
 def session(ros_env, ros_in_process, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("node_bad")

@@ -23,16 +23,12 @@ import pytest
 
 from .test_node_support import (
     COLOR_FRAME, OUTPUT_TIMEOUT_S, CameraPeer, Listener, diag_values, module_domain_env, render_mug_frames,
-    start_node, write_frame,
+    stamp_ns, start_node, write_frame,
 )
 
 N_FRAMES = 4
 MEDIAN_ERROR_LIMIT_M = 0.03  # the shipped mug model: ~1 cm median on visible keypoints of such frames
 FIGURES: dict = {}
-
-
-def _stamp_ns(header) -> int:
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +107,7 @@ def test_one_keypoint_message_per_frame_matching_library_and_ground_truth(sessio
         gt = f["keypoints_cam"][[f["names"].index(n) for n in names]]
         vis = f["visible"][[f["names"].index(n) for n in names]]
         errors += list(np.linalg.norm(got - gt, axis=1)[vis])
-    assert sorted(_stamp_ns(m.header) for _, m in lis.keypoints) == s["sent"], "exactly one message per frame"
+    assert sorted(stamp_ns(m.header) for _, m in lis.keypoints) == s["sent"], "exactly one message per frame"
     median = float(np.median(errors))
     FIGURES.update(visible_keypoints=len(errors), median_error_m=round(median, 4),
                    pck3d_2cm=round(float(np.mean(np.array(errors) <= 0.02)), 3),
@@ -129,8 +125,8 @@ def test_dense_outputs_markers_and_debug_image(session):
         for name in ("canonical_coords", "confidence", "correspondence_cloud", "markers", "debug_image"):
             def find(n=name):
                 if n == "markers":
-                    return [m for _, m in lis.images[n] if m.markers and _stamp_ns(m.markers[0].header) == stamp]
-                return [m for _, m in lis.images[n] if _stamp_ns(m.header) == stamp]
+                    return [m for _, m in lis.images[n] if m.markers and stamp_ns(m.markers[0].header) == stamp]
+                return [m for _, m in lis.images[n] if stamp_ns(m.header) == stamp]
             [got[name]] = lis.wait_for(find, OUTPUT_TIMEOUT_S, f"{name} of frame {i}", s["node"].log)
         h, w = f["depth_mm"].shape
         objects_px = np.zeros((h, w), bool)
@@ -216,7 +212,7 @@ def test_burst_faster_than_the_model_drops_frames_and_keeps_the_newest(session):
     t0 = time.time()
     stamps = s["camera"].call("burst", file=str(s["files"][0]), n=n_burst, period_s=0.03)["stamps_ns"]
     _wait_keypoints(s, stamps[-1])  # the newest frame is processed, not lost behind a queue
-    out = [_stamp_ns(m.header) for _, m in lis.keypoints[n0:]]
+    out = [stamp_ns(m.header) for _, m in lis.keypoints[n0:]]
     assert set(out) <= set(stamps) and out == sorted(out) and out[-1] == stamps[-1]
     assert len(out) < n_burst, "every frame of a burst was processed: did the model not fall behind?"
     after = _diag_after(lis, t0, lambda v: _settled(v) and int(v["frames_processed"]) >= int(

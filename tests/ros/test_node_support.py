@@ -38,6 +38,11 @@ STARTUP_TIMEOUT_S = 60.0  # torch + model + DDS discovery on a loaded 2-core mac
 OUTPUT_TIMEOUT_S = 30.0  # one frame through the node
 
 
+def stamp_ns(header) -> int:
+    """A header's stamp in integer nanoseconds (the tests' own, not the library's conversion)."""
+    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+
+
 def use_source_tree() -> None:
     """Import ``semcorr_ros`` from the working tree in this process too."""
     p = str(SOURCE_PKG)
@@ -425,8 +430,8 @@ class Listener:
                                          f"{self.last_diagnostic_text()}\n{log()[-4000:]}")
                 self.cv.wait(min(left, 0.2))
 
-    def keypoints_for(self, stamp_ns: int) -> list:
-        return [m for _, m in self.keypoints if m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec == stamp_ns]
+    def keypoints_for(self, stamp: int) -> list:
+        return [m for _, m in self.keypoints if stamp_ns(m.header) == stamp]
 
     def last_diagnostic_text(self) -> str:
         if not self.diagnostics:

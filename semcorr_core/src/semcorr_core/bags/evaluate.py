@@ -11,7 +11,7 @@ go through one scoring path.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
@@ -50,10 +50,11 @@ def match_estimate(estimates: Sequence[ObjectEstimate], truth_xyz: np.ndarray,
 
 
 def score_bag_frames(category: str, keypoint_names: Sequence[str], truths: Sequence[FrameTruth],
-                     estimates: Sequence[Optional[Sequence[ObjectEstimate]]],
+                     estimates: Sequence[Union[Sequence[ObjectEstimate], SemcorrError, None]],
                      timings: Sequence[Optional[dict]] = ()) -> dict:
     """Figures over frames: ``estimates[f]`` the objects detected in frame ``f`` (None: the frame
-    was refused or lost, a miss). Each frame's first object of ``category`` is scored."""
+    was lost; the error the detector refused it with: listed under ``refusals``; both are
+    misses). Each frame's first object of ``category`` is scored."""
     spec = get_category(category)
     names = tuple(keypoint_names)
     K, F = len(names), len(truths)
@@ -75,6 +76,9 @@ def score_bag_frames(category: str, keypoint_names: Sequence[str], truths: Seque
         order = [ann.keypoint_names.index(n) for n in names]
         gt[f], vis[f] = ann.keypoints_cam[order], ann.keypoints_visible[order]
         ests = estimates[f]
+        if isinstance(ests, SemcorrError):
+            scores.add_error(f, ests)
+            continue
         est = None if ests is None else match_estimate(ests, gt[f])
         scores.add(f, est, ann, order, gt[f], vis[f], spec.view_symmetry(ann.parts_seen), spec, names)
     return scores.figures(gt, vis, names)
@@ -97,21 +101,19 @@ def evaluate_bag(path: str | Path, category: Optional[str] = None, *, bundle_pat
             raise BagError(f"bag {path}: the first frame's ground truth has no object; pass the category")
         category = first[0].category
     detector = Detector.for_category(category, bundle_path, backend=backend, config=DetectorConfig(seed=seed))
-    estimates, timings, refusals = [], [], []
-    for f, fr in enumerate(bag.frames):
+    estimates, timings = [], []
+    for fr in bag.frames:
         try:
             rgbd = make_rgbd(fr.color, fr.depth, fr.camera)
             result = detector.detect(rgbd)
         except SemcorrError as err:  # a frame the detector refuses counts as missed
-            estimates.append(None)
+            estimates.append(err)
             timings.append(None)
-            refusals.append(f"frame {f}: {err}")
             continue
         estimates.append([estimate_of(o) for o in result.objects])
         timings.append(result.timings_ms)
     figures = score_bag_frames(detector.category, detector.keypoint_names, [f.truth for f in bag.frames],
                                estimates, timings)
-    figures["frames_refused"], figures["refusals"] = len(refusals), refusals[:10]
     return new_report("bag_eval", bag=str(path), mode="offline", category=detector.category,
                       frames=len(bag.frames), unpaired_color_images=bag.unpaired, backend=detector.backend.name,
                       **figures)

@@ -18,11 +18,11 @@ import numpy as np
 
 from semcorr_core.bags.ground_truth import FrameTruth
 from semcorr_core.bags.topics import COLOR_TYPE, DEPTH_TYPE, INFO_TYPE, TRUTH_TYPE, BagTopics
-from semcorr_core.data.sensor_msgs import camera_from_info, color_from_image, depth_from_image
+from semcorr_core.data.sensor_msgs import camera_from_info, color_from_image, depth_from_image, stamp_to_ns
 from semcorr_core.errors import BagError
 from semcorr_core.geometry.camera import PinholeCamera
 
-__all__ = ["BagFrame", "BagFrames", "read_bag_frames", "open_bag", "require_rosbags"]
+__all__ = ["BagFrame", "BagFrames", "read_bag_frames", "open_bag", "require_rosbags", "typestore"]
 
 
 def require_rosbags() -> None:
@@ -81,20 +81,19 @@ def open_bag(path: str | Path):
 
 
 def _stamp(msg) -> int:
-    return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+    return stamp_to_ns(msg.header.stamp)
 
 
-def _typestore():
+def typestore():
+    """The ``rosbags`` type store bags are written and read with. Only standard messages are
+    decoded (Image, CameraInfo, String), whose CDR is the same across ROS 2 distributions."""
     from rosbags.typesys import Stores, get_typestore
 
-    # only standard messages are decoded (Image, CameraInfo, String); CDR is the same across distros
     return get_typestore(Stores.ROS2_KILTED)
 
 
-def _decode(ts, reader, conn, data):
-    from rosbags.rosbag1 import Reader as Reader1
-
-    if not isinstance(reader, Reader1):
+def _decode(ts, ros1: bool, conn, data):
+    if not ros1:
         return ts.deserialize_cdr(data, conn.msgtype), bytes(data)
     cdr = bytes(ts.ros1_to_cdr(data, conn.msgtype))  # rclpy deserialises bytes only (replay)
     return ts.deserialize_cdr(cdr, conn.msgtype), cdr
@@ -117,12 +116,14 @@ def read_bag_frames(path: str | Path, topics: BagTopics = BagTopics(), *, slop_n
                                "(pass the topic names the bag uses)")
             if present[topic] != msgtype:
                 raise BagError(f"topic {topic!r} in bag {path} holds {present[topic]}, expected {msgtype}")
-        ts = _typestore()
+        from rosbags.rosbag1 import Reader as Reader1
+
+        ts, ros1 = typestore(), isinstance(reader, Reader1)
         conns = [c for c in reader.connections if c.topic in wanted or c.topic == topics.ground_truth]
         colors, depths, infos, truths = [], [], [], {}
         try:
             for conn, _t, data in reader.messages(connections=conns):
-                msg, cdr = _decode(ts, reader, conn, data)
+                msg, cdr = _decode(ts, ros1, conn, data)
                 if conn.topic == topics.color:
                     colors.append((_stamp(msg), msg, cdr))
                 elif conn.topic == topics.depth:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from semcorr_core.bags.ground_truth import FrameTruth, TruthObject
-from semcorr_core.bags.read import require_rosbags
+from semcorr_core.bags.read import require_rosbags, typestore
 from semcorr_core.bags.topics import COLOR_TYPE, DEPTH_TYPE, INFO_TYPE, TRUTH_TYPE, BagTopics
 from semcorr_core.bench.embed3d import TEST_SEED_OFFSET
 from semcorr_core.data.categories import get_category
@@ -45,12 +45,6 @@ class SyntheticBagSummary:
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
-
-
-def _typestore():
-    from rosbags.typesys import Stores, get_typestore
-
-    return get_typestore(Stores.ROS2_KILTED)
 
 
 def _header(ts, stamp_ns: int, frame_id: str):
@@ -115,7 +109,7 @@ def write_synthetic_bag(path: str | os.PathLike, category: str, frames: int = 30
     rng = np.random.default_rng([int(seed), 0xBA6])
     scene = sample_scene([], rng, cfg, primary=shape)
     renderer = RaycastRenderer(cfg.camera())
-    ts = _typestore()
+    ts = typestore()
     period_ns = int(round(1e9 / rate_hz))
     writer = Writer(out, version=9)
     if compress:

@@ -17,3 +17,11 @@ class BagTopics:
     depth: str = "/camera/aligned_depth_to_color/image_raw"
     camera_info: str = "/camera/color/camera_info"
     ground_truth: str = "/semcorr/ground_truth"
+
+    @classmethod
+    def node_inputs(cls, namespace: str) -> "BagTopics":
+        """The perception node's default (relative) input topics resolved under ``namespace``."""
+        ns = namespace.strip("/")
+        ns = f"/{ns}" if ns else ""
+        return cls(color=f"{ns}/color/image_raw", depth=f"{ns}/aligned_depth_to_color/image_raw",
+                   camera_info=f"{ns}/color/camera_info")

@@ -263,14 +263,9 @@ def cmd_bag(args: argparse.Namespace) -> int:
     topics = _bag_topics(args)
     if args.bag_command == "replay":
         tools = _ros_import("replay")
-        prefix = args.namespace
-        out_topics = None
-        if prefix:
-            from semcorr_core.bags import BagTopics
+        from semcorr_core.bags import BagTopics
 
-            ns = "/" + prefix.strip("/")
-            out_topics = BagTopics(color=f"{ns}/color/image_raw", depth=f"{ns}/aligned_depth_to_color/image_raw",
-                                   camera_info=f"{ns}/color/camera_info")
+        out_topics = BagTopics.node_inputs(args.namespace) if args.namespace else None
         if args.hz is not None and args.rate != 1.0:
             raise InputError("give --rate (a factor on the recorded timing) or --hz (fixed frames per second), not both")
         if args.loops < 1:
