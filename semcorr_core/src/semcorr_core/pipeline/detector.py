@@ -162,13 +162,13 @@ class Detector:
         self.keypoint_embeddings = proto.keypoint_embeddings.to(self.device)
         self.dense_points = proto.dense_points.to(self.device)
         self.top_height = float(proto.dense_points[:, 2].max())
-        # an axis keypoint at the prototype's top (bowl rim_center): with scale_from_top its height
-        # is the observed top itself; descriptor matching could only move it down the inside wall
+        z = self.keypoints[:, 2]
         # an axis keypoint between base and top (bottle neck, shoulder) lies inside the body: the
         # z-test always hides it, while the ring of wall its descriptor stands for is in view
-        z = self.keypoints[:, 2]
         self.inner_axis = self.on_axis & (z > 0.02 * self.top_height) & (z < 0.98 * self.top_height)
-        self.measured_top = (self.on_axis & (np.abs(self.keypoints[:, 2] - self.top_height) <= 0.02 * self.top_height)
+        # an axis keypoint at the prototype's top (bowl rim_center): with scale_from_top its height
+        # is the observed top itself; descriptor matching could only move it down the inside wall
+        self.measured_top = (self.on_axis & (np.abs(z - self.top_height) <= 0.02 * self.top_height)
                              & bool(self.rotation_symmetric and config.scale_from_top))
         # unit length once: every frame compares its points with all of them by cosine
         self.dense_embeddings = torch.nn.functional.normalize(proto.dense_embeddings.to(self.device).float(), dim=-1)
