@@ -8,9 +8,10 @@
 2. :func:`segment_objects` - pixels higher than ``min_height`` above the plane are object pixels;
    neighbouring object pixels (4-connectivity on the image grid) form one *piece* when their 3D
    points are closer than ``cluster_tolerance``; this separates objects that overlap in the image.
-   Both thresholds (not the footprint cells below) grow with the sensor's noise at the pixel's depth (``noise_sigmas`` standard
-   deviations of ``noise``, :class:`~semcorr_core.segmentation.DepthNoiseModel`): far away a
-   depth camera's floor is centimetres thick (a chair 3 m off merged with the floor around it).
+   Both thresholds (not the footprint cells below) grow with the sensor's noise at the pixel's
+   depth (``noise_sigmas`` standard deviations of ``noise``,
+   :class:`~semcorr_core.segmentation.DepthNoiseModel`): far away a depth camera's floor is
+   centimetres thick (a chair 3 m off merged with the floor around it).
    A real sensor also breaks one object into pieces (dropout along a mug's rim separates its inside
    from its outside; a thin handle comes loose), so pieces are then joined in the *top-down view*:
    points projected onto the plane and binned into square cells of ``cluster_tolerance``; where
