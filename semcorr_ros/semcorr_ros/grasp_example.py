@@ -70,9 +70,11 @@ def grasp_from_keypoints(category: str, keypoints: Mapping[str, np.ndarray]) -> 
 def main(argv: Optional[list[str]] = None) -> int:
     import rclpy
     from geometry_msgs.msg import PoseStamped
-    from rclpy.executors import ExternalShutdownException
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.signals import SignalHandlerOptions
     from semcorr_msgs.msg import SemanticObjectArray
+
+    from semcorr_ros.spin import spin_until_shutdown
 
     # SIGTERM too (a process manager's stop), not only Ctrl-C
     rclpy.init(args=argv if argv is not None else sys.argv, signal_handler_options=SignalHandlerOptions.ALL)
@@ -95,12 +97,12 @@ def main(argv: Optional[list[str]] = None) -> int:
             return
 
     node.create_subscription(SemanticObjectArray, "keypoints", on_keypoints, 10)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
     try:
-        while rclpy.ok():  # woken every 0.2 s: a signal's shutdown is seen even if no message comes
-            rclpy.spin_once(node, timeout_sec=0.2)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        spin_until_shutdown(executor)
     finally:
+        executor.shutdown(timeout_sec=1.0)
         node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()

@@ -39,6 +39,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from semcorr_ros import conversions as conv
 from semcorr_ros.diagnostics import ERROR, OK, WARN, IssueBoard, RateMeter, RollingMedian, build_status
 from semcorr_ros.params import NODE_NAME, PARAMETERS, RUNTIME_MUTABLE, ParameterError, check_value
+from semcorr_ros.spin import spin_until_shutdown
 from semcorr_ros.sync import ApproximateTimeSync
 
 __all__ = ["PerceptionNode", "main"]
@@ -632,8 +633,8 @@ def main(args: Optional[list[str]] = None) -> int:
         node.start()
         executor = MultiThreadedExecutor(num_threads=3)
         executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
+        spin_until_shutdown(executor)
+    except (KeyboardInterrupt, ExternalShutdownException):  # while loading or starting
         pass
     finally:
         if node is not None:
