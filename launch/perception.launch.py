@@ -35,9 +35,11 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("mask_topic", default_value="mask",
                               description="instance mask (used when the parameter use_mask is true)"),
         DeclareLaunchArgument("category", default_value="mug",
-                              description="category to detect: mug, bottle, bowl, can, chair"),
+                              description="category to detect: mug, bottle, bowl, can, chair; or several, "
+                                          "comma-separated in priority order (mug,bottle,can)"),
         DeclareLaunchArgument("model", default_value="",
-                              description="model bundle path; empty = the bundle shipped with semcorr_core"),
+                              description="model bundle path (one per category, comma-separated); empty = the "
+                                          "bundles shipped with semcorr_core"),
         DeclareLaunchArgument("backend", default_value="auto",
                               description="embedding network runtime: auto, torch, onnxruntime, tensorrt"),
         DeclareLaunchArgument("device", default_value="cpu",

@@ -278,7 +278,7 @@ def live_eval(bag: str | Path, *, category: Optional[str] = None, topics: BagTop
                 images.setdefault(stamp, msg)
 
         reliable = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.RELIABLE)
-        latched = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
+        latched = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         node.create_subscription(SemanticObjectArray, f"{node_topic}/keypoints", on_keypoints, reliable)
         node.create_subscription(CategoryInfo, f"{node_topic}/category_info", info.append, latched)

@@ -10,7 +10,7 @@ rejected frame, so every message says what was received and what is expected.
 
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -107,11 +107,12 @@ def point_cloud(header, field_names: Sequence[str], values: np.ndarray):
     return msg
 
 
-def semantic_object_array(header, objects: Iterable, keypoint_names: Sequence[str]):
+def semantic_object_array(header, objects: Iterable, keypoint_names: Sequence[str] | Mapping[str, Sequence[str]]):
     """semcorr_msgs/SemanticObjectArray of :class:`semcorr_core.pipeline.DetectedObject`s.
 
-    Keypoints are published in ``keypoint_names`` order (the order of ~/category_info) with
-    ``index`` = position in that list; a keypoint the detector did not return is left out."""
+    Keypoints are published in ``keypoint_names`` order (the order of ~/category_info; a mapping
+    category -> names when the objects are of several categories) with ``index`` = position in
+    that list; a keypoint the detector did not return is left out."""
     from geometry_msgs.msg import Point, Pose, Quaternion
     from semcorr_msgs.msg import Keypoint, SemanticObject, SemanticObjectArray
 
@@ -119,8 +120,9 @@ def semantic_object_array(header, objects: Iterable, keypoint_names: Sequence[st
     out.header = header
     for obj in objects:
         by_name = {k.name: k for k in obj.keypoints}
+        names = keypoint_names[obj.category] if isinstance(keypoint_names, Mapping) else keypoint_names
         kps = []
-        for i, name in enumerate(keypoint_names):
+        for i, name in enumerate(names):
             k = by_name.get(name)
             if k is None:
                 continue

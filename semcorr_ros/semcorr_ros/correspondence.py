@@ -11,7 +11,7 @@ surface sample, ``sigma`` 2 cm by default (instances differ from the prototype b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable, Mapping, Optional
 
 import numpy as np
 
@@ -50,9 +50,11 @@ class DenseOutputs:
 
 
 def dense_outputs(objects: Iterable, points_cam: np.ndarray,
-                  confidence: Optional[PrototypeConfidence] = None) -> DenseOutputs:
+                  confidence: Optional[PrototypeConfidence | Mapping[str, PrototypeConfidence]] = None) -> DenseOutputs:
     """Merge the objects' canonical maps into one image (a later object wins an overlapping pixel),
-    score every object pixel, and list those with a valid 3D point as the correspondence cloud."""
+    score every object pixel, and list those with a valid 3D point as the correspondence cloud.
+    ``confidence``: one for all objects, or one per category (objects of a category without one
+    get the object score)."""
     h, w = points_cam.shape[:2]
     canon = np.full((h, w, 3), np.nan, np.float32)
     conf = np.zeros((h, w), np.float32)
@@ -62,7 +64,8 @@ def dense_outputs(objects: Iterable, points_cam: np.ndarray,
         if not m.any():
             continue
         canon[m] = cmap[m]
-        fit = confidence(cmap[m]) if confidence is not None else np.ones(int(m.sum()), np.float32)
+        judge = confidence.get(obj.category) if isinstance(confidence, Mapping) else confidence
+        fit = judge(cmap[m]) if judge is not None else np.ones(int(m.sum()), np.float32)
         conf[m] = np.float32(obj.score) * fit
     valid = np.isfinite(canon).all(axis=-1) & np.isfinite(points_cam).all(axis=-1)
     cloud = np.concatenate([points_cam[valid].astype(np.float32), canon[valid], conf[valid][:, None]], axis=1)

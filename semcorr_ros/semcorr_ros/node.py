@@ -164,41 +164,53 @@ class PerceptionNode(Node):
         """Load the detector; raise :class:`ParameterError` naming the parameter at fault."""
         import torch
 
-        from semcorr_core.data.categories import get_category
+        from semcorr_core.data.categories import get_category, parse_category_list
         from semcorr_core.errors import BackendError, SemcorrError, UnknownCategoryError
-        from semcorr_core.pipeline import Detector
+        from semcorr_core.pipeline import Detector, MultiCategoryDetector
 
         device = self.cfg["device"]
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ParameterError("device", f"{device!r} requested but CUDA is not available here "
                                            f"(torch {torch.__version__}); use 'cpu'")
         try:
-            spec = get_category(self.cfg["category"])
-        except UnknownCategoryError as e:
+            categories = parse_category_list(self.cfg["category"])
+        except SemcorrError as e:
             raise ParameterError("category", str(e)) from None
-        bundle = self.cfg["model_bundle"] or None
-        try:
-            self.detector = Detector.for_category(spec.name, bundle, device=device, backend=self.cfg["backend"])
-        except UnknownCategoryError as e:
-            raise ParameterError("category", str(e)) from None
-        except BackendError as e:
-            raise ParameterError("backend", str(e)) from None
-        except (SemcorrError, OSError, RuntimeError) as e:
-            what = bundle or "the shipped default bundle"
-            raise ParameterError("model_bundle", f"cannot load {what}: {e}") from None
-        self.category = self.detector.category
+        bundles = [b.strip() or None for b in self.cfg["model_bundle"].split(",")] if self.cfg["model_bundle"] else []
+        if not bundles:
+            bundles = [None] * len(categories)
+        if len(bundles) != len(categories):
+            raise ParameterError("model_bundle", f"{len(bundles)} bundle path(s) for {len(categories)} categories "
+                                                 f"({', '.join(categories)}): give one per category, comma-separated, "
+                                                 "or '' for the shipped ones")
+        detectors = []
+        for category, bundle in zip(categories, bundles):
+            try:
+                detectors.append(Detector.for_category(category, bundle, device=device, backend=self.cfg["backend"]))
+            except UnknownCategoryError as e:
+                raise ParameterError("category", str(e)) from None
+            except BackendError as e:
+                raise ParameterError("backend", str(e)) from None
+            except (SemcorrError, OSError, RuntimeError) as e:
+                what = bundle or f"the shipped default bundle of {category}"
+                raise ParameterError("model_bundle", f"cannot load {what}: {e}") from None
+        self.detector = MultiCategoryDetector(detectors)
+        self.categories = self.detector.categories
+        self.category = ",".join(self.categories)
         if self.cfg["tracking"]:
             from semcorr_core.keypoints import KeypointTracker
 
             self._tracker = KeypointTracker(alpha=self.cfg["tracking_alpha"])
-        self.keypoint_names = list(self.detector.keypoint_names)
-        self.symmetry = spec.symmetry.kind
-        self._confidence = None
+        self.keypoint_names = {d.category: list(d.keypoint_names) for d in detectors}
+        self.symmetry = {d.category: get_category(d.category).symmetry.kind for d in detectors}
+        self._confidence = {}
         try:
             from semcorr_ros.correspondence import PrototypeConfidence
 
-            self._confidence = PrototypeConfidence(self.detector.bundle.prototype.dense_points.cpu().numpy())
+            for d in detectors:
+                self._confidence[d.category] = PrototypeConfidence(d.bundle.prototype.dense_points.cpu().numpy())
         except Exception as e:  # noqa: BLE001 - an optional refinement of the confidence output
+            self._confidence = {}
             self.get_logger().warning(f"per-pixel confidence falls back to the object score: {e}")
 
     # ------------------------------------------------------------------------------------------
@@ -236,7 +248,9 @@ class PerceptionNode(Node):
 
         out_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.RELIABLE)
         img_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=2, reliability=ReliabilityPolicy.RELIABLE)
-        latched = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
+        # one message per category, all kept for late subscribers
+        latched = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=len(self.categories),
+                             reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.pub_keypoints = self.create_publisher(SemanticObjectArray, "~/keypoints", out_qos)
         self.pub_info = self.create_publisher(CategoryInfo, "~/category_info", latched)
@@ -246,15 +260,18 @@ class PerceptionNode(Node):
         self.pub_markers = self.create_publisher(MarkerArray, "~/markers", out_qos)
         self.pub_debug = self.create_publisher(Image, "~/debug_image", img_qos)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
-        self.pub_info.publish(conv.category_info(self.category, self.keypoint_names, self.symmetry))
+        for category in self.categories:
+            self.pub_info.publish(conv.category_info(category, self.keypoint_names[category], self.symmetry[category]))
 
         self._timer = self.create_timer(0.5, self._on_timer, callback_group=MutuallyExclusiveCallbackGroup())
         self._worker = threading.Thread(target=self._work, name="semcorr_inference", daemon=True)
         self._worker.start()
         topics = ", ".join(s.topic_name for s in self._subs.values())
+        what = "; ".join(f"{c} ({len(n)} keypoints: {', '.join(n)})" for c, n in self.keypoint_names.items())
+        backend = self.detector.detectors[0].backend
         self.get_logger().info(
-            f"ready: {self.category} ({len(self.keypoint_names)} keypoints: {', '.join(self.keypoint_names)}) on "
-            f"{self.cfg['device']}, backend {self.detector.backend.name} ({self.detector.backend.reason}); inputs {topics} ({cfg['qos_reliability']}, depth {cfg['qos_depth']}); "
+            f"ready: {what} on {self.cfg['device']}, backend {backend.name} ({backend.reason}); inputs {topics} "
+            f"({cfg['qos_reliability']}, depth {cfg['qos_depth']}); "
             f"outputs under {self.get_fully_qualified_name()}/")
 
     def stop(self, timeout_s: float = 10.0) -> None:
@@ -473,7 +490,7 @@ class PerceptionNode(Node):
         if cfg["publish_canonical"] and any(p.get_subscription_count() for p in dense_pubs):
             from semcorr_ros.correspondence import CLOUD_FIELDS, dense_outputs
 
-            d = dense_outputs(objects, frame.camera.backproject(frame.depth), self._confidence)
+            d = dense_outputs(objects, frame.camera.backproject(frame.depth), self._confidence or None)
             self.pub_canonical.publish(conv.array_to_image(d.canonical, "32FC3", header))
             self.pub_confidence.publish(conv.array_to_image(d.confidence, "32FC1", header))
             self.pub_cloud.publish(conv.point_cloud(header, CLOUD_FIELDS, d.cloud))
@@ -566,7 +583,7 @@ class PerceptionNode(Node):
             busy = self._busy
         st = self._sync.stats
         v: dict[str, Any] = {
-            "category": self.category, "device": self.cfg["device"], "backend": self.detector.backend.name,
+            "category": self.category, "device": self.cfg["device"], "backend": self.detector.detectors[0].backend.name,
             "qos_reliability": self.cfg["qos_reliability"],
             "frames_synced": counts["synced"], "frames_processed": counts["processed"],
             "frames_dropped": counts["dropped"], "frames_rejected": counts["rejected"],

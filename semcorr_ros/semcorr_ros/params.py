@@ -83,7 +83,16 @@ def _backend(v) -> Optional[str]:
 
 
 def _category(v) -> Optional[str]:
-    return None if v.strip() else "must name a category (e.g. mug)"
+    from semcorr_core.data.categories import parse_category_list
+    from semcorr_core.errors import SemcorrError
+
+    if not v.strip():
+        return "must name a category (e.g. mug) or several, comma-separated (e.g. mug,bottle)"
+    try:
+        parse_category_list(v)
+    except SemcorrError as e:
+        return str(e)
+    return None
 
 
 def _frame_id(v) -> Optional[str]:
@@ -91,9 +100,12 @@ def _frame_id(v) -> Optional[str]:
 
 
 PARAMETERS: tuple[Param, ...] = (
-    Param("category", "mug", "Category to detect (mug, bottle, bowl, can, chair). Fixes the keypoint names and "
-          "order published on ~/category_info.", _category),
-    Param("model_bundle", "", "Path of a semcorr model bundle for the category; '' = the bundle shipped with "
+    Param("category", "mug", "Category to detect (mug, bottle, bowl, can, chair), or several comma-separated in "
+          "priority order (mug,bottle): one segmentation, each object gets the category whose fit explains it best "
+          "(semcorr bench categories measures how often that is right). Fixes the keypoint names and order "
+          "published on ~/category_info (one latched message per category).", _category),
+    Param("model_bundle", "", "Path of a semcorr model bundle for the category; with several categories one path "
+          "per category, comma-separated in the same order; '' (or an empty entry) = the bundle shipped with "
           "semcorr_core."),
     Param("device", "cpu", "Torch device for inference: cpu, cuda or cuda:N.", _device),
     Param("backend", "auto", "Runtime of the embedding network: auto (onnxruntime where it serves the device, else "

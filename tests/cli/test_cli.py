@@ -80,3 +80,8 @@ def test_bench_pipeline_runs_the_shipped_detector(tmp_path):
     assert d["bench"] == "pipeline" and d["frames"] == 2 and d["masks"] == "ground truth"
     assert 0.0 <= d["detection_rate"] <= 1.0 and d["latency_ms_median"]["total"] > 0
     assert set(d["targets"]) >= {"visible", "occluded"}
+
+
+def test_bench_categories_refuses_a_repeated_category():
+    r = run("bench", "categories", "--categories", "mug,can,mug", check=False)
+    assert r.returncode == 2 and "repeated: mug" in r.stderr and "Traceback" not in r.stderr

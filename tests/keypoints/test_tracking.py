@@ -14,9 +14,9 @@ from semcorr_core.pipeline.detector import DetectedKeypoint, DetectedObject, Det
 CAM = PinholeCamera(fx=100.0, fy=100.0, cx=32.0, cy=24.0, width=64, height=48)
 
 
-def _obj(centre, kps):
+def _obj(centre, kps, category="mug"):
     kps = np.asarray(kps, float)
-    return DetectedObject("mug", 0, SimilarityTransform(np.eye(3), np.asarray(centre, float), 1.0), 0.9,
+    return DetectedObject(category, 0, SimilarityTransform(np.eye(3), np.asarray(centre, float), 1.0), 0.9,
                           [DetectedKeypoint(f"k{i}", p, 0.0, 0.0, 0.9, True) for i, p in enumerate(kps)],
                           np.zeros((48, 64), bool), np.zeros((48, 64, 3), np.float32))
 
@@ -45,6 +45,17 @@ def test_ids_smoothing_and_new_tracks_by_hand():
     tr.update(_frame(), CAM)
     out = tr.update(_frame(_obj([0.01, 0, 1], [[0.01, 0.0, 1.0]])), CAM)
     assert out.objects[0].instance_id == 4
+
+
+def test_a_detection_of_another_category_never_joins_a_track():
+    tr = KeypointTracker(alpha=0.5, max_distance=0.05)
+    tr.update(_frame(_obj([0, 0, 1], [[0.0, 0.0, 1.0]], "can")), CAM)
+    # same place, same keypoint count, another category (a multi-category node changed its mind)
+    out = tr.update(_frame(_obj([0.01, 0, 1], [[0.01, 0.0, 1.0]], "bowl")), CAM)
+    assert out.objects[0].instance_id == 2
+    np.testing.assert_allclose(out.objects[0].keypoints[0].xyz, [0.01, 0.0, 1.0])  # not blended with the can
+    out = tr.update(_frame(_obj([0.0, 0, 1], [[0.0, 0.0, 1.0]], "can")), CAM)
+    assert out.objects[0].instance_id == 1
 
 
 def test_smoothing_reduces_jitter_of_a_static_object():

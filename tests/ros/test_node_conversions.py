@@ -197,6 +197,17 @@ def test_semantic_object_array_in_category_order(conv):
     assert (o.pose.position.x, o.pose.position.y, o.pose.position.z) == (0.1, 0.15, 0.9)
 
 
+def test_semantic_object_array_names_per_category(conv):
+    import dataclasses
+
+    mug = _fake_objects()[0]
+    bowl = dataclasses.replace(mug, category="bowl", instance_id=4)
+    names = {"mug": ["handle_top", "bottom_center"], "bowl": ["rim_center", "bottom_center"]}
+    msg = conv.semantic_object_array(_header("optical"), [mug, bowl], names)
+    assert [(k.name, k.index) for k in msg.objects[0].keypoints] == [("bottom_center", 1)]
+    assert [(k.name, k.index) for k in msg.objects[1].keypoints] == [("rim_center", 0), ("bottom_center", 1)]
+
+
 def test_markers_sphere_and_label_per_keypoint():
     from visualization_msgs.msg import Marker
 
@@ -227,6 +238,10 @@ def test_dense_outputs_and_confidence():
     assert d.cloud.shape == (4, 7) and np.allclose(d.cloud[:, :3], [0, 0, 1]) and np.allclose(d.cloud[:, 6], 0.8)
     far = PrototypeConfidence(np.array([[0.0, 0.0, 0.09]]))  # 4 cm off the prototype surface, sigma 2 cm
     assert np.allclose(dense_outputs([obj], pts, far).confidence[obj.mask], 0.8 * np.exp(-2.0), rtol=1e-5)
+    # one per category: the mug's own; a category without one gets the object score
+    assert np.allclose(dense_outputs([obj], pts, {"mug": far, "bowl": proto}).confidence[obj.mask],
+                       0.8 * np.exp(-2.0), rtol=1e-5)
+    assert np.allclose(dense_outputs([obj], pts, {"bowl": far}).confidence[obj.mask], 0.8)
 
 
 def test_issue_board_throttles_and_summarises():

@@ -57,6 +57,7 @@ def test_parameter_checks():
     check_value("sync_slop_s", 1)  # an int for a double is fine here (ROS itself rejects it; see below)
     for name, bad in [("sync_slop_s", 0.0), ("sync_slop_s", -1.0), ("qos_reliability", "fast"), ("qos_depth", 0),
                       ("min_score", 1.5), ("device", "gpu"), ("backend", "tflite"), ("stall_timeout_s", 0.0), ("category", " "),
+                      ("category", "mug,teapot"), ("category", "can,can"),
                       ("depth_scale", -0.001), ("publish_markers", "yes"), ("qos_depth", True)]:
         with pytest.raises(ParameterError, match=f"'{name}'"):
             check_value(name, bad)
@@ -215,6 +216,8 @@ def test_running_node_declares_exactly_the_yaml_parameters(ros_in_process, domai
     (("-p", "sync_slop_s:=-1.0"), "'sync_slop_s'"),
     (("-p", "sync_slop_s:=1"), "'sync_slop_s': must be of type double"),
     (("-p", "category:=teapot"), "'category': unknown category 'teapot'"),
+    (("-p", "category:=mug,bottle,mug"), "'category': each category may be listed once; repeated: mug"),
+    (("-p", "category:=mug,can", "-p", "model_bundle:=/a/mug.pt"), "'model_bundle': 1 bundle path(s) for 2 categories"),
     (("-p", "model_bundle:=/nonexistent/mug.pt"), "'model_bundle'"),
     (("-p", "backend:=tensorrt"), "'backend': the tensorrt backend needs TensorRT"),
     (("--params", "/nonexistent/params.yaml"), "parameter file not found"),

@@ -380,7 +380,7 @@ class Listener:
         self.diagnostics: list[tuple[float, object]] = []  # (wall time, DiagnosticStatus of the node)
         self.images: dict[str, list[tuple[float, object]]] = {}
         rel = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+        latched = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.node.create_subscription(SemanticObjectArray, f"{node_ns}/keypoints",
                                       lambda m: self._add(self.keypoints, m), rel)

@@ -33,6 +33,15 @@ def _int_range(text: str) -> tuple[int, int]:
     return int(lo), int(hi)
 
 
+def _category_list(text: str) -> list[str]:
+    from semcorr_core.data.categories import parse_category_list
+
+    try:
+        return parse_category_list(text)
+    except SemcorrError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     import cv2
 
@@ -177,6 +186,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
                                     bundle_path=None if args.bundle is None else str(args.bundle),
                                     gt_mask=args.gt_mask, noise=not args.no_noise, ablations=tuple(args.ablation),
                                     backend=args.backend, distractors=args.distractors)
+    elif args.what == "categories":
+        from semcorr_core.bench.categories import run_category_bench
+
+        report = run_category_bench(args.categories, args.frames, args.seed, backend=args.backend)
     elif args.what == "tracking":
         from semcorr_core.bench.tracking import run_tracking_bench
 
@@ -353,7 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_pcd_to_rgbd)
 
     b = sub.add_parser("bench", help="measure speed/accuracy figures, print JSON (and write --report)")
-    b.add_argument("what", choices=["synth", "geodesic", "embed3d", "pipeline", "tracking"])
+    b.add_argument("what", choices=["synth", "geodesic", "embed3d", "pipeline", "tracking", "categories"])
+    b.add_argument("--categories", type=_category_list, default=["mug", "bottle", "bowl", "can"],
+                   help="categories: the categories detected together, comma-separated in priority order")
     b.add_argument("--sequences", type=int, default=5, help="tracking: static-camera sequences")
     b.add_argument("--bundle", type=Path, default=None,
                    help="model bundle (embed3d: required; pipeline: default the shipped one)")

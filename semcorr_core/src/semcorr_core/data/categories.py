@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from semcorr_core.data.shape import Symmetry
-from semcorr_core.errors import UnknownCategoryError
+from semcorr_core.errors import InputError, UnknownCategoryError
 
-__all__ = ["CATEGORY_NAMES", "CategorySpec", "CATEGORIES", "get_category"]
+__all__ = ["CATEGORY_NAMES", "CategorySpec", "CATEGORIES", "get_category", "parse_category_list"]
 
 CATEGORY_NAMES: tuple[str, ...] = ("mug", "bottle", "bowl", "can", "chair")
 
@@ -183,3 +183,16 @@ def get_category(name: str) -> CategorySpec:
             f"unknown category {name!r}; known categories: {', '.join(CATEGORY_NAMES)}"
         )
     return CATEGORIES[key]
+
+
+def parse_category_list(text: str) -> list[str]:
+    """``"mug, bottle"`` -> ``["mug", "bottle"]`` (registered names, order kept). Raises
+    UnknownCategoryError for a name not registered, InputError for an empty list or a repeat."""
+    items = [t for t in (p.strip() for p in str(text).split(",")) if t]
+    if not items:
+        raise InputError(f"expected one or more comma-separated categories, got {text!r}")
+    names = [get_category(t).name for t in items]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InputError(f"each category may be listed once; repeated: {', '.join(repeated)}")
+    return names

@@ -3,8 +3,8 @@
 A static object seen by a static camera still gets slightly different keypoints every frame
 (sensor noise, a different subsample of points, another RANSAC draw). A planner that re-plans on
 each message sees that as jitter. :class:`KeypointTracker` associates each detection with the
-track whose pose translation is nearest (within ``max_distance`` metres, one detection per track,
-greedy by distance) and blends its keypoints into the track's with an exponential moving
+track of its category whose pose translation is nearest (within ``max_distance`` metres, one
+detection per track, greedy by distance) and blends its keypoints into the track's with an exponential moving
 average of weight ``alpha`` for the new frame. A detection farther than ``max_distance`` from
 every track starts a new one (the object moved or is another object); a track unseen for more
 than ``max_missed`` frames is dropped. Smoothed keypoints are re-projected into the image; their
@@ -31,6 +31,7 @@ __all__ = ["KeypointTracker"]
 @dataclass
 class _Track:
     track_id: int
+    category: str
     centre: np.ndarray  # (3,) pose translation, camera frame
     keypoints: np.ndarray  # (K, 3) smoothed, camera frame
     missed: int = 0
@@ -58,7 +59,8 @@ class KeypointTracker:
         objects = list(detections.objects)
         centres = [np.asarray(o.pose.t, dtype=np.float64) for o in objects]
         pairs = sorted((float(np.linalg.norm(c - t.centre)), i, j)
-                       for i, c in enumerate(centres) for j, t in enumerate(self._tracks))
+                       for i, c in enumerate(centres) for j, t in enumerate(self._tracks)
+                       if t.category == objects[i].category)
         det_track: dict[int, _Track] = {}
         used = set()
         for dist, i, j in pairs:
@@ -73,7 +75,7 @@ class KeypointTracker:
             xyz = np.stack([k.xyz for k in obj.keypoints]).astype(np.float64)
             track = det_track.get(i)
             if track is None or track.keypoints.shape != xyz.shape:
-                track = _Track(next(self._ids), centres[i], xyz)
+                track = _Track(next(self._ids), obj.category, centres[i], xyz)
                 self._tracks.append(track)
             else:
                 track.keypoints = self.alpha * xyz + (1.0 - self.alpha) * track.keypoints

@@ -1,5 +1,8 @@
 """The RGB-D perception pipeline: segment -> embed -> align -> keypoints (MISSION §4)."""
 
-from semcorr_core.pipeline.detector import DetectedKeypoint, DetectedObject, Detections, Detector, DetectorConfig
+from semcorr_core.pipeline.detector import (DetectedKeypoint, DetectedObject, Detections, Detector, DetectorConfig,
+                                            FrameSegments, segment_frame)
+from semcorr_core.pipeline.multi_category import CategoryChoice, MultiCategoryDetector
 
-__all__ = ["Detector", "DetectorConfig", "Detections", "DetectedObject", "DetectedKeypoint"]
+__all__ = ["Detector", "DetectorConfig", "Detections", "DetectedObject", "DetectedKeypoint", "FrameSegments",
+           "segment_frame", "MultiCategoryDetector", "CategoryChoice"]

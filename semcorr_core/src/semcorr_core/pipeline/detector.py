@@ -42,7 +42,8 @@ from semcorr_core.models.bundle import ModelBundle, default_bundle_path, load_bu
 from semcorr_core.segmentation import fit_support_plane, segment_objects
 from semcorr_core.training.embed3d import normalise_clouds
 
-__all__ = ["DetectorConfig", "DetectedKeypoint", "DetectedObject", "Detections", "Detector"]
+__all__ = ["DetectorConfig", "DetectedKeypoint", "DetectedObject", "Detections", "Detector", "FrameSegments",
+           "segment_frame"]
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,9 @@ class DetectedKeypoint:
 @dataclass
 class DetectedObject:
     """pose: canonical -> camera similarity (R (3, 3), t (3,) metres, s). mask: (H, W) bool.
-    canonical_map: (H, W, 3) canonical xyz of the object's pixels (NaN elsewhere)."""
+    canonical_map: (H, W, 3) canonical xyz of the object's pixels (NaN elsewhere). radial_scale:
+    for a rotation-symmetric category, the instance's radii over the prototype's after the scale
+    ``s`` (a wide can is the prototype stretched in x and y); 1 otherwise."""
 
     category: str
     instance_id: int
@@ -113,6 +116,7 @@ class DetectedObject:
     keypoints: list[DetectedKeypoint]
     mask: np.ndarray
     canonical_map: np.ndarray
+    radial_scale: float = 1.0
 
     def to_dict(self) -> dict:
         return {
@@ -136,6 +140,40 @@ class Detections:
         return {"objects": [o.to_dict() for o in self.objects],
                 "support_plane_normal": [float(x) for x in self.plane_normal],
                 "timings_ms": {k: round(float(v), 3) for k, v in self.timings_ms.items()}}
+
+
+@dataclass
+class FrameSegments:
+    """The category-independent first stage of a frame: its back-projected points (H, W, 3) camera
+    frame, the support plane, one boolean mask per instance, the gravity frame ``G`` of the plane
+    (rows: gravity-frame axes in camera coordinates) and the plane's height ``floor_z`` in it."""
+
+    points_cam: np.ndarray
+    plane: object
+    masks: list[np.ndarray]
+    G: np.ndarray
+    floor_z: float
+    segment_ms: float
+
+
+def segment_frame(frame: RGBDFrame, seed: int = 0) -> FrameSegments:
+    """Support plane and instances of ``frame``: its mask's instances when it carries one (the plane
+    is then fitted on the pixels outside them), else :func:`~semcorr_core.segmentation.segment_objects`."""
+    t0 = time.perf_counter()
+    cam, depth = frame.camera, frame.depth
+    points_cam = cam.backproject(depth)
+    if frame.mask is None:
+        seg = segment_objects(depth, cam, seed=seed, points=points_cam)
+        plane, masks = seg.plane, seg.masks
+    else:
+        ids = [int(i) for i in np.unique(frame.mask) if i > 0]
+        masks = [frame.mask == i for i in ids]
+        rest = (depth > 0) & (frame.mask == 0)
+        pts = points_cam[rest][:: max(1, int(rest.sum()) // 20000)]
+        plane = fit_support_plane(pts, seed=seed)
+    G = gravity_frame(plane.normal)
+    floor_z = -float(plane.offset)  # plane: n.x + d = 0, and z_gravity = n.x
+    return FrameSegments(points_cam, plane, masks, G, floor_z, (time.perf_counter() - t0) * 1e3)
 
 
 class Detector:
@@ -176,14 +214,37 @@ class Detector:
         self._dense_tree = cKDTree(dense)
         self._dense_diag = float(np.linalg.norm(np.ptp(dense, axis=0)))
 
+    def free_space_violation(self, frame: RGBDFrame, obj: DetectedObject, tolerance: float) -> float:
+        """Fraction of the fitted prototype surface of ``obj`` (dense points through its pose, radii
+        times ``radial_scale``) that the camera should see *in front of* the measured depth by more
+        than ``tolerance`` metres: where the fit puts matter, the sensor looked through. Points
+        projecting outside the image or onto pixels without depth do not count."""
+        dense = self.bundle.prototype.dense_points.cpu().numpy().astype(np.float64)
+        dense[:, :2] *= float(obj.radial_scale)
+        pts = obj.pose.apply(dense)
+        front = pts[:, 2] > 1e-6
+        pts = pts[front]
+        uv = frame.camera.project(pts)
+        h, w = frame.depth.shape
+        u, v = np.rint(uv[:, 0]).astype(np.int64), np.rint(uv[:, 1]).astype(np.int64)
+        inside = (u >= 0) & (u < w) & (v >= 0) & (v < h)
+        measured = np.zeros(len(pts))
+        measured[inside] = frame.depth[v[inside], u[inside]]
+        valid = inside & (measured > 0) & np.isfinite(measured)
+        if not valid.any():
+            return 0.0
+        return float(np.mean(measured[valid] > pts[valid, 2] + tolerance))
+
     def _explained_fraction(self, points: np.ndarray, transform: SimilarityTransform,
-                            radial_scale: float = 1.0) -> float:
-        """Fraction of ``points`` within tolerance of the prototype's dense cloud under ``transform``
-        (its radii times ``radial_scale``, as the rotation-symmetric fit found them)."""
-        # in the canonical frame the tolerance is a fixed fraction of the prototype's own diagonal
+                            radial_scale: float = 1.0, tolerance: Optional[float] = None) -> float:
+        """Fraction of ``points`` within ``tolerance`` (canonical units; default ``explain_tolerance``
+        x the prototype's diagonal) of the prototype's dense cloud under ``transform`` (its radii
+        times ``radial_scale``, as the rotation-symmetric fit found them)."""
+        if tolerance is None:
+            tolerance = self.config.explain_tolerance * self._dense_diag
         canonical = transform.inverse().apply(np.asarray(points, np.float64))
         canonical[:, :2] /= float(radial_scale)
-        d, _ = self._dense_tree.query(canonical, distance_upper_bound=self.config.explain_tolerance * self._dense_diag)
+        d, _ = self._dense_tree.query(canonical, distance_upper_bound=tolerance)
         return float(np.mean(np.isfinite(d)))
 
     @classmethod
@@ -193,31 +254,33 @@ class Detector:
         return cls(load_bundle(path, category=get_category(category).name), **kwargs)
 
     def detect(self, frame: RGBDFrame) -> Detections:
-        cfg, cam, depth = self.config, frame.camera, frame.depth
         t0 = time.perf_counter()
-        points_cam = cam.backproject(depth)
-        if frame.mask is None:
-            seg = segment_objects(depth, cam, seed=cfg.seed, points=points_cam)
-            plane, masks = seg.plane, seg.masks
-        else:
-            ids = [int(i) for i in np.unique(frame.mask) if i > 0]
-            masks = [frame.mask == i for i in ids]
-            rest = (depth > 0) & (frame.mask == 0)
-            pts = points_cam[rest][:: max(1, int(rest.sum()) // 20000)]
-            plane = fit_support_plane(pts, seed=cfg.seed)
-        G = gravity_frame(plane.normal)
-        floor_z = -float(plane.offset)  # plane: n.x + d = 0, and z_gravity = n.x
-        timings = {"segment": (time.perf_counter() - t0) * 1e3, "embed": 0.0, "align": 0.0, "keypoints": 0.0}
-        objects = []
-        for inst, mask in enumerate(masks, start=1):
-            m = mask & (depth > 0)
-            if int(m.sum()) < cfg.min_points:
-                continue
-            obj = self._detect_object(frame, m, points_cam[m], G, floor_z, inst, timings)
-            if obj is not None:
-                objects.append(obj)
+        segments = segment_frame(frame, seed=self.config.seed)
+        timings = {"segment": segments.segment_ms, "embed": 0.0, "align": 0.0, "keypoints": 0.0}
+        objects = [o for o in self.detect_segments(frame, segments, timings) if o is not None]
         timings["total"] = (time.perf_counter() - t0) * 1e3
-        return Detections(objects, np.asarray(plane.normal, dtype=np.float64), timings)
+        return Detections(objects, np.asarray(segments.plane.normal, dtype=np.float64), timings)
+
+    def detect_segments(self, frame: RGBDFrame, segments: FrameSegments,
+                        timings: dict) -> list[Optional[DetectedObject]]:
+        """This category's object in each of ``segments.masks`` (None where it finds none; instance id
+        = the mask's 1-based position); stage times are added to ``timings``."""
+        depth = frame.depth
+        out: list[Optional[DetectedObject]] = []
+        for inst, mask in enumerate(segments.masks, start=1):
+            m = mask & (depth > 0)
+            obj = None
+            if int(m.sum()) >= self.config.min_points:
+                obj = self._detect_object(frame, m, segments.points_cam[m], segments.G, segments.floor_z, inst, timings)
+            out.append(obj)
+        return out
+
+    def surface_support(self, points_cam: np.ndarray, obj: DetectedObject, tolerance: float) -> float:
+        """Fraction of ``points_cam`` (camera frame) within ``tolerance`` metres of the fitted
+        prototype surface of ``obj`` (radii times its ``radial_scale``): a measure that compares fits
+        of different categories to one segment when ``tolerance`` is the same for all."""
+        return self._explained_fraction(points_cam, obj.pose, obj.radial_scale,
+                                        tolerance=tolerance / max(float(obj.pose.s), 1e-9))
 
     def _detect_object(self, frame: RGBDFrame, mask: np.ndarray, pts_cam: np.ndarray, G: np.ndarray, floor_z: float,
                        instance_id: int, timings: dict) -> Optional[DetectedObject]:
@@ -274,4 +337,5 @@ class Detector:
         canonical_map = np.full(mask.shape + (3,), np.nan, np.float32)
         canonical_map[mask] = pose.inverse().apply(pts_cam).astype(np.float32)
         timings["keypoints"] += (time.perf_counter() - t) * 1e3
-        return DetectedObject(self.category, instance_id, pose, score, kps, mask, canonical_map)
+        return DetectedObject(self.category, instance_id, pose, score, kps, mask, canonical_map,
+                              radial_scale=float(fit.radial_scale) if self.rotation_symmetric else 1.0)
