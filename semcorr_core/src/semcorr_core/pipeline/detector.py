@@ -266,6 +266,8 @@ class Detector:
         """This category's object in each of ``segments.masks`` (None where it finds none; instance id
         = the mask's 1-based position); stage times are added to ``timings``."""
         depth = frame.depth
+        for stage in ("embed", "align", "keypoints"):
+            timings.setdefault(stage, 0.0)
         out: list[Optional[DetectedObject]] = []
         for inst, mask in enumerate(segments.masks, start=1):
             m = mask & (depth > 0)
