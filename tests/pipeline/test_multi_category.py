@@ -15,6 +15,7 @@ from semcorr_core.errors import InputError, UnknownCategoryError
 from semcorr_core.geometry.camera import PinholeCamera
 from semcorr_core.geometry.similarity import SimilarityTransform
 from semcorr_core.pipeline import DetectedObject, Detector, MultiCategoryDetector
+from semcorr_core.pipeline.multi_category import pinned_parameters
 
 
 def _bottle_and_bowl(seed: int = 0):
@@ -42,10 +43,10 @@ def test_each_object_gets_its_own_category(detectors):
         hits = [o for o in result.objects if (o.mask & gt).sum() / max((o.mask | gt).sum(), 1) > 0.5]
         assert [o.category for o in hits] == [ann.category]
     # the choice mattered: the can detector fitted both segments too, and lost on the measure
-    by_category = {c.chosen: c.support for c in multi.last_choices if c.chosen}
+    by_category = {c.chosen: c.scores for c in multi.last_choices if c.chosen}
     assert set(by_category) == {"bottle", "bowl"}
-    for chosen, support in by_category.items():
-        assert "can" in support and support[chosen] > support["can"] + 0.3
+    for chosen, scores in by_category.items():
+        assert "can" in scores and scores[chosen] > scores["can"] + 0.3
     assert set(result.timings_ms) >= {"segment", "embed", "align", "keypoints", "choose", "total"}
 
 
@@ -97,6 +98,24 @@ def test_surface_support_by_hand(detectors):
     assert det.surface_support(surface + [0.0, 0.0, 0.5], obj, 0.01) == 0.0
     half = np.concatenate([surface, surface + [0.0, 0.0, 0.5]])
     assert det.surface_support(half, obj, 0.002) == pytest.approx(0.5)
+
+
+def test_pinned_parameters_by_hand(detectors):
+    import dataclasses
+
+    mug, can = detectors["mug"], detectors["can"]
+    lo, hi = mug.config.scale_range  # (0.6, 1.6)
+
+    def obj(det, s, k=1.0):
+        o = _on_camera_axis(det, 1.0)
+        return dataclasses.replace(o, pose=SimilarityTransform(o.pose.R, o.pose.t, s), radial_scale=k)
+
+    assert pinned_parameters(mug, obj(mug, 1.0)) == 0
+    assert pinned_parameters(mug, obj(mug, lo)) == 1 and pinned_parameters(mug, obj(mug, hi * 0.99)) == 1
+    assert pinned_parameters(mug, obj(mug, hi * 0.97)) == 0  # 3 % inside the range: free
+    assert pinned_parameters(mug, obj(mug, 1.0, k=2.5)) == 0  # a mug has no radius proportion
+    assert pinned_parameters(can, obj(can, 1.0, k=2.5)) == 1
+    assert pinned_parameters(can, obj(can, lo, k=0.4)) == 2
 
 
 def test_category_lists():

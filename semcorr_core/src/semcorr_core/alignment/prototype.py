@@ -32,7 +32,11 @@ from semcorr_core.alignment.upright import ransac_upright_similarity
 from semcorr_core.errors import InputError
 from semcorr_core.geometry.similarity import SimilarityTransform
 
-__all__ = ["PrototypeAlignment", "prototype_correspondences", "align_to_prototype"]
+__all__ = ["PrototypeAlignment", "prototype_correspondences", "align_to_prototype", "RADIUS_RATIO"]
+
+RADIUS_RATIO = (0.4, 2.5)
+"""Range of the free radius proportion of a rotation-symmetric fit (instance radii over the
+prototype's after the common scale)."""
 
 
 class PrototypeAlignment(NamedTuple):
@@ -66,7 +70,7 @@ def prototype_correspondences(embeddings: torch.Tensor, dense_embeddings: torch.
 
 def _fit_axis_and_scale(points: np.ndarray, canonical: np.ndarray, threshold: float, floor_z: float,
                         s_range: tuple[float, float], rng: np.random.Generator, top_height: Optional[float] = None,
-                        free_radius: bool = False, radius_ratio: tuple[float, float] = (0.4, 2.5)
+                        free_radius: bool = False, radius_ratio: tuple[float, float] = RADIUS_RATIO
                         ) -> tuple[SimilarityTransform, np.ndarray, float]:
     """(transform with R = I, (N,) residuals in the (r, z) sense, radial scale k)."""
     r_c = np.hypot(canonical[:, 0], canonical[:, 1])

@@ -44,7 +44,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 def run_category_bench(categories: Sequence[str], frames: int = 40, seed: int = 0, *, backend: str = "auto",
                        n_instances: int = 8, objects: tuple[int, int] = (1, 3),
                        distractors: tuple[int, int] = (0, 2), tolerance_fraction: float = 0.05,
-                       free_space_weight: float = 1.0) -> dict:
+                       free_space_weight: float = 1.0, bound_penalty: float = 0.15) -> dict:
     """Run the multi-category detector on ``frames`` rendered scenes; figures as the module docstring."""
     if frames < 1:
         raise InputError(f"frames must be >= 1, got {frames}")
@@ -53,7 +53,7 @@ def run_category_bench(categories: Sequence[str], frames: int = 40, seed: int = 
         raise InputError(f"bench categories compares at least two categories, got {names}")
     detector = MultiCategoryDetector([Detector.for_category(c, backend=backend, config=DetectorConfig(seed=seed))
                                       for c in names], tolerance_fraction=tolerance_fraction,
-                                     free_space_weight=free_space_weight)
+                                     free_space_weight=free_space_weight, bound_penalty=bound_penalty)
     pool = [s for c in names for s in generate_shapes(c, n_instances, TEST_SEED_OFFSET + 2000 + seed)]
     cfg = SceneConfig(width=640, height=480, objects_per_scene=objects, distractors_per_scene=distractors,
                       elevation_deg=(5.0, 80.0))
@@ -99,6 +99,7 @@ def run_category_bench(categories: Sequence[str], frames: int = 40, seed: int = 
         "categories", categories=names, frames=frames, seed=seed, objects_per_frame=list(objects),
         distractors=list(distractors), backend=detector.detectors[0].backend.name,
         tolerance_fraction=detector.tolerance_fraction, tie_margin=detector.tie_margin,
+        free_space_weight=detector.free_space_weight, bound_penalty=detector.bound_penalty,
         objects=total, objects_too_small=too_small, found=found, accuracy=right / found if found else None, recall=right / total if total else None,
         false_objects_per_frame=false_objects / frames, confusion=confusion, per_category=per_category,
         latency_ms={k: float(np.median(v)) for k, v in timings.items()}, errors=errors,
