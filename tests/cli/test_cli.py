@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 SEMCORR = shutil.which("semcorr") or str(Path(sys.executable).with_name("semcorr"))
@@ -85,3 +86,24 @@ def test_bench_pipeline_runs_the_shipped_detector(tmp_path):
 def test_bench_categories_refuses_a_repeated_category():
     r = run("bench", "categories", "--categories", "mug,can,mug", check=False)
     assert r.returncode == 2 and "repeated: mug" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_export_onnx_writes_a_checked_graph(tmp_path):
+    import onnxruntime as ort
+
+    out = tmp_path / "mug.onnx"
+    r = run("export", "--format", "onnx", "--category", "mug", "--out", str(out))
+    info = json.loads(r.stdout)
+    assert info["dynamic_points"] is True and info["max_abs_error_vs_torch"] < 1e-4
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].name == "points"
+    assert session.run(None, {"points": np.zeros((1, 300, 3), np.float32)})[0].shape == (1, 300, 128)
+
+
+def test_export_tensorrt_without_tensorrt_says_what_to_do(tmp_path):
+    out = tmp_path / "mug.engine"
+    r = run("export", "--format", "tensorrt", "--category", "mug", "--out", str(out), check=False)
+    assert r.returncode == 2 and "TensorRT is not installed" in r.stderr and "onnxruntime" in r.stderr
+    assert "Traceback" not in r.stderr and not out.exists()
+    r = run("export", "--format", "tensorrt", "--profile", "256,1024", "--out", str(out), check=False)
+    assert r.returncode == 2 and "MIN,OPT,MAX" in r.stderr

@@ -186,6 +186,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
                                     bundle_path=None if args.bundle is None else str(args.bundle),
                                     gt_mask=args.gt_mask, noise=not args.no_noise, ablations=tuple(args.ablation),
                                     backend=args.backend, distractors=args.distractors)
+    elif args.what == "export":
+        from semcorr_core.bench.export import run_export_bench
+
+        report = run_export_bench(seed=args.seed)
     elif args.what == "categories":
         from semcorr_core.bench.categories import run_category_bench
 
@@ -205,6 +209,55 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise SemcorrError(f"unknown benchmark {args.what!r}")
     print(write_report(report, args.report))
     return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``semcorr export --format onnx|tensorrt``: a bundle's embedding network for deployment."""
+    import tempfile
+
+    import torch
+
+    from semcorr_core.data.categories import get_category
+    from semcorr_core.models.bundle import default_bundle_path, load_bundle
+    from semcorr_core.models.export import check_onnx, export_onnx
+    from semcorr_core.training.embed3d import normalise_clouds
+
+    category = get_category(args.category).name
+    bundle_path = str(args.bundle if args.bundle is not None else default_bundle_path(category))
+    bundle = load_bundle(bundle_path, category=category)
+    model = bundle.build_model("cpu").eval()
+    out = Path(args.out)
+    if args.format == "onnx":
+        result = export_onnx(model, out, num_points=args.num_points)
+        n = args.num_points or 1024
+        probe = normalise_clouds(torch.rand(1, n, 3, generator=torch.Generator().manual_seed(0)))
+        error = check_onnx(model, out, probe)
+        print(json.dumps({"format": "onnx", "path": str(out), "bundle": bundle_path, "model": bundle.model_name,
+                          "dynamic_points": result.dynamic_points, "fixed_points": result.num_points,
+                          "opset": result.opset, "max_abs_error_vs_torch": error, "probe_points": n}, indent=2))
+        return 0
+    from semcorr_core.models.tensorrt_engine import (EngineProfile, build_serialized_engine, tensorrt_module,
+                                                     write_engine_file)
+
+    tensorrt_module()  # no TensorRT: a BackendError that says what to do, before any work
+    profile = EngineProfile(*args.profile, *args.batch)
+    with tempfile.TemporaryDirectory(prefix="semcorr-export-") as tmp:
+        onnx_path = Path(tmp) / "model.onnx"
+        export_onnx(model, onnx_path)
+        data = build_serialized_engine(onnx_path, args.precision, profile, int(bundle.model_kwargs.get("in_features", 3)))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_engine_file(out, data)
+    print(json.dumps({"format": "tensorrt", "path": str(out), "bundle": bundle_path, "precision": args.precision,
+                      "profile": profile.tag(), "bytes": len(data)}, indent=2))
+    return 0
+
+
+def _int_triple(text: str) -> tuple[int, int, int]:
+    try:
+        a, b, c = (int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected three integers MIN,OPT,MAX, got {text!r}") from None
+    return a, b, c
 
 
 def cmd_prototype(args: argparse.Namespace) -> int:
@@ -366,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_pcd_to_rgbd)
 
     b = sub.add_parser("bench", help="measure speed/accuracy figures, print JSON (and write --report)")
-    b.add_argument("what", choices=["synth", "geodesic", "embed3d", "pipeline", "tracking", "categories"])
+    b.add_argument("what", choices=["synth", "geodesic", "embed3d", "pipeline", "tracking", "categories", "export"])
     b.add_argument("--categories", type=_category_list, default=["mug", "bottle", "bowl", "can"],
                    help="categories: the categories detected together, comma-separated in priority order")
     b.add_argument("--sequences", type=int, default=5, help="tracking: static-camera sequences")
@@ -457,6 +510,19 @@ def build_parser() -> argparse.ArgumentParser:
     bc.add_argument("dst", type=Path)
     bc.add_argument("--overwrite", action="store_true")
     bc.set_defaults(func=cmd_bag)
+
+    ex = sub.add_parser("export", help="a bundle's embedding network as ONNX (checked against torch) or as a "
+                                       "TensorRT engine (built on the target GPU)")
+    ex.add_argument("--format", required=True, choices=["onnx", "tensorrt"])
+    ex.add_argument("--category", default="mug")
+    ex.add_argument("--bundle", type=Path, default=None, help="model bundle (default: the shipped one)")
+    ex.add_argument("--out", required=True, type=Path, help="output .onnx / .engine file")
+    ex.add_argument("--num-points", type=int, default=None, help="onnx: bake this point count in (default dynamic)")
+    ex.add_argument("--precision", choices=["fp32", "fp16"], default="fp32", help="tensorrt engine precision")
+    ex.add_argument("--profile", type=_int_triple, default=(256, 1024, 4096),
+                    help="tensorrt: points MIN,OPT,MAX of the optimisation profile")
+    ex.add_argument("--batch", type=_int_triple, default=(1, 1, 8), help="tensorrt: batch MIN,OPT,MAX")
+    ex.set_defaults(func=cmd_export)
 
     pr = sub.add_parser("prototype", help="model bundle keypoint database (prototype) tools")
     pr_sub = pr.add_subparsers(dest="prototype_command", required=True)

@@ -11,9 +11,13 @@ A backend maps normalised points ``(B, N, 3)`` float32 (a torch tensor) to embed
   settings and the torch version, written atomically, and re-exported when the cached file does
   not load.
 
-``auto`` takes onnxruntime when it can serve the device and torch otherwise, and says why
-(:attr:`EmbeddingBackend.reason`). TensorRT is not installable on the machines this was built on
-(MISSION §8); asking for it gives a :class:`~semcorr_core.errors.BackendError` that says so.
+* ``tensorrt`` - an engine built from that ONNX file by TensorRT on a CUDA device
+  (:mod:`semcorr_core.models.tensorrt_engine`; written against TensorRT's API, not run here).
+
+``auto`` takes TensorRT on CUDA when it is installed, then onnxruntime when it can serve the
+device, then torch, and says why (:attr:`EmbeddingBackend.reason`). TensorRT is not installable on
+the machines this was built on (MISSION §8); asking for it gives a
+:class:`~semcorr_core.errors.BackendError` that says so.
 """
 
 from __future__ import annotations
@@ -132,23 +136,41 @@ def _ort_providers(device: torch.device) -> Optional[list[str]]:
 
 
 def make_backend(bundle, backend: str = "auto", device: str | torch.device = "cpu",
-                 cache_dir: Optional[Path] = None, threads: int = 0) -> EmbeddingBackend:
-    """The embedding backend ``backend`` (one of :data:`BACKENDS`) for ``bundle`` on ``device``."""
+                 cache_dir: Optional[Path] = None, threads: int = 0, precision: str = "fp32") -> EmbeddingBackend:
+    """The embedding backend ``backend`` (one of :data:`BACKENDS`) for ``bundle`` on ``device``.
+
+    ``auto``: on CUDA TensorRT when installed, else onnxruntime where it serves the device, else
+    torch; :attr:`EmbeddingBackend.reason` says which and why. ``precision`` (fp32 | fp16) applies
+    to TensorRT engines only."""
     if backend not in BACKENDS:
         raise BackendError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
     device = torch.device(device)
-    if backend == "tensorrt":
-        raise BackendError("the tensorrt backend needs TensorRT, which is not installed here (PyPI carries only "
-                           "stub packages that download from NVIDIA); use backend 'onnxruntime' or 'torch'")
+    cache = cache_dir or onnx_cache_dir()
+    trt_missing = ""
+    if backend == "tensorrt" or (backend == "auto" and device.type == "cuda"):
+        from semcorr_core.models.tensorrt_engine import TensorRTBackend, tensorrt_module
+
+        try:
+            tensorrt_module()
+            if device.type != "cuda":
+                raise BackendError(f"the tensorrt backend runs on a CUDA device (device cuda), not {device}")
+            reason = "asked for" if backend == "tensorrt" else "auto: TensorRT serves cuda"
+            return TensorRTBackend(_cached_onnx(bundle, cache), device, int(bundle.model_kwargs.get("in_features", 3)),
+                                   precision=precision, cache_dir=None if cache_dir is None else cache_dir / "tensorrt",
+                                   reason=reason)
+        except BackendError as e:
+            if backend == "tensorrt":
+                raise
+            trt_missing = f"TensorRT not used ({e}); "
     providers = _ort_providers(device)
     if backend == "onnxruntime" and providers is None:
         raise BackendError(f"onnxruntime cannot run on {device} here (not installed, or no CUDA execution provider "
                            "in this onnxruntime build: install onnxruntime-gpu); use backend 'torch'")
     if backend == "torch" or providers is None:
-        reason = "asked for" if backend == "torch" else f"auto: onnxruntime cannot serve {device} here"
+        reason = "asked for" if backend == "torch" else f"auto: {trt_missing}onnxruntime cannot serve {device} here"
         return TorchBackend(bundle.build_model(device), reason)
-    reason = "asked for" if backend == "onnxruntime" else f"auto: onnxruntime serves {device} ({providers[0]})"
-    cache = cache_dir or onnx_cache_dir()
+    reason = ("asked for" if backend == "onnxruntime"
+              else f"auto: {trt_missing}onnxruntime serves {device} ({providers[0]})")
     path = _cached_onnx(bundle, cache)
     try:
         return OnnxRuntimeBackend(path, providers, threads, reason)
