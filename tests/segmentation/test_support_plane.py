@@ -165,3 +165,22 @@ def test_a_far_noisy_floor_is_not_an_object():
     adaptive = segment_objects(depth, cam, min_pixels=20)
     assert len(fixed.masks) > 0  # the old behaviour: the floor stands up in places
     assert adaptive.masks == []
+
+
+def test_footprint_join_shared_cells_versus_touching_cells():
+    from semcorr_core.segmentation.support_plane import _join_by_footprint
+
+    normal = np.array([0.0, 0.0, 1.0])  # plane z = 0: the top-down view is x, y
+    rng = np.random.default_rng(0)
+    big = np.c_[rng.uniform(0.0, 0.10, (1000, 2)), np.full(1000, 0.05)]  # 10 x 10 cm footprint
+    # a piece half the size whose footprint starts 1 cm past the big one's edge: cells touch only
+    beside = np.c_[rng.uniform(0.11, 0.16, (500, 2)), np.full(500, 0.05)]
+    # the same piece inside the big one's footprint (a mug's inside, a chair's legs): cells shared
+    inside = np.c_[rng.uniform(0.02, 0.07, (500, 2)), np.full(500, 0.02)]
+    pieces = np.r_[np.zeros(1000, int), np.ones(500, int)]
+    apart = _join_by_footprint(np.r_[big, beside], pieces, normal, 0.015, 2, 0.7, 0.3)
+    assert len(np.unique(apart)) == 2  # 500 > 0.3 x 1000: a neighbour, not a fragment
+    joined = _join_by_footprint(np.r_[big, inside], pieces, normal, 0.015, 2, 0.7, 0.3)
+    assert len(np.unique(joined)) == 1  # 500 <= 0.7 x 1000 and in its footprint
+    fragment = _join_by_footprint(np.r_[big, beside[:250]], pieces[:1250], normal, 0.015, 2, 0.7, 0.3)
+    assert len(np.unique(fragment)) == 1  # 250 <= 0.3 x 1000: a fragment that came loose

@@ -15,9 +15,18 @@
    A real sensor also breaks one object into pieces (dropout along a mug's rim separates its inside
    from its outside; a thin handle comes loose), so pieces are then joined in the *top-down view*:
    points projected onto the plane and binned into square cells of ``cluster_tolerance``; where
-   the dense cells (``min_cell_points``) of two pieces touch, the smaller piece joins the larger
-   one if it has at most ``absorb_fraction`` of its points (two similar objects standing close
-   together stay apart; a mug's inside joins its body: it lies in the mug's footprint).
+   the dense cells (``min_cell_points``) of two pieces *share* a cell, the smaller piece joins the
+   larger one if it has at most ``absorb_fraction`` of its points (two similar objects standing
+   close together stay apart; a mug's inside joins its body and a chair's legs its seat: they lie
+   in its footprint); where their cells only *touch* (8-neighbourhood, up to ~2 cells apart), the
+   smaller must have at most ``touch_fraction`` of the larger's points: a fragment, not a
+   neighbour. The cells are ``cluster_tolerance`` wide, or the median noise-grown tolerance of the
+   object pixels where that is larger. (Before, 0.7 applied to touching cells too and the cells
+   were fixed: a distractor 1-3 cm from a bowl joined it. Mean IoU of the best segment with the
+   true object on 30 tuning frames per category, 640x480, before -> now: bowl 0.84 -> 0.91, can
+   0.90 -> 0.92, bottle 0.95 -> 0.99, mug 0.92 -> 0.94, chair 0.92 -> 0.93; ``touch_fraction`` 0.2
+   gave the bowl 0.92 but split more 320x240 mugs (the cluttered-scene test's median 0.73 -> 0.67;
+   0.74 with 0.3).)
    Instances smaller than ``min_pixels`` are dropped; objects touching the image border are kept
    (they are real objects, maybe partly seen).
 """
@@ -119,7 +128,8 @@ def fit_support_plane(points: np.ndarray, *, threshold: float = 0.01, max_iterat
 
 def segment_objects(depth: np.ndarray, camera: PinholeCamera, *, plane: Optional[SupportPlane] = None,
                     min_height: float = 0.005, max_height: float = 1.5, cluster_tolerance: float = 0.015,
-                    min_cell_points: int = 2, absorb_fraction: float = 0.7, min_pixels: int = 150,
+                    min_cell_points: int = 2, absorb_fraction: float = 0.7, touch_fraction: float = 0.3,
+                    min_pixels: int = 150,
                     plane_threshold: float = 0.01, stride: int = 2, seed: int = 0,
                     noise: Optional[DepthNoiseModel] = DepthNoiseModel(), noise_sigmas: float = 3.0,
                     points: Optional[np.ndarray] = None) -> Segmentation:
@@ -171,8 +181,11 @@ def segment_objects(depth: np.ndarray, camera: PinholeCamera, *, plane: Optional
     masks: list[np.ndarray] = []
     if obj.any():
         pieces = _image_pieces(pts, obj, tolerance)
-        pixel_labels = _join_by_footprint(pts[obj], pieces, plane.normal, float(cluster_tolerance), int(min_cell_points),
-                                          float(absorb_fraction))
+        # footprint cells as coarse as the typical noise-grown tolerance: a chair 3 m away has
+        # centimetres of depth noise, and its legs must still share cells with its seat
+        cell = max(float(cluster_tolerance), float(np.median(tolerance[obj])))
+        pixel_labels = _join_by_footprint(pts[obj], pieces, plane.normal, cell, int(min_cell_points),
+                                          float(absorb_fraction), float(touch_fraction))
         sizes = np.bincount(pixel_labels)
         sizes[0] = 0
         keep = np.flatnonzero(sizes >= min_pixels)
@@ -208,10 +221,11 @@ def _image_pieces(pts: np.ndarray, obj: np.ndarray, tolerance: np.ndarray) -> np
 
 
 def _join_by_footprint(points: np.ndarray, pieces: np.ndarray, normal: np.ndarray, cell: float,
-                       min_cell_points: int, absorb_fraction: float) -> np.ndarray:
-    """Labels 1..M per point (0 = a speck in no dense cell): where the top-down cells of two image
-    pieces (square, side ``cell``, at least ``min_cell_points`` points) touch (8-neighbourhood),
-    the smaller joins the larger if it has at most ``absorb_fraction`` of its points."""
+                       min_cell_points: int, absorb_fraction: float, touch_fraction: float) -> np.ndarray:
+    """Labels 1..M per point (0 = a speck in no dense cell): where two image pieces share a
+    top-down cell (square, side ``cell``, at least ``min_cell_points`` points of each), the smaller
+    joins the larger if it has at most ``absorb_fraction`` of its points; where their cells only
+    touch (8-neighbourhood), if it has at most ``touch_fraction``."""
     uv = points @ gravity_frame(normal)[:2].T  # coordinates in the plane
     lo = uv.min(0)
     cell = max(cell, float((uv.max(0) - lo).max()) / (_MAX_CELLS - 1))  # huge scenes: coarser cells
@@ -238,16 +252,26 @@ def _join_by_footprint(points: np.ndarray, pieces: np.ndarray, normal: np.ndarra
     la, lb = np.concatenate(links_a), np.concatenate(links_b)
     pairs = np.unique(np.stack([np.minimum(la, lb), np.maximum(la, lb)], 1), axis=0)
     pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    joined = _absorb_small_pieces(np.bincount(pieces, minlength=n_pieces), pairs, absorb_fraction) + 1
+    # pieces with a dense cell in common: consecutive entries of the (cell, piece)-sorted dense list
+    by_cell = np.lexsort((dense_piece, dense_cell))
+    c, pc = dense_cell[by_cell], dense_piece[by_cell]
+    same = c[1:] == c[:-1]
+    shared = np.unique(np.stack([np.minimum(pc[:-1][same], pc[1:][same]), np.maximum(pc[:-1][same], pc[1:][same])], 1),
+                       axis=0)
+    n = n_pieces
+    is_shared = np.isin(pairs[:, 0] * n + pairs[:, 1], shared[:, 0] * n + shared[:, 1])
+    fractions = np.where(is_shared, absorb_fraction, touch_fraction)
+    joined = _absorb_small_pieces(np.bincount(pieces, minlength=n_pieces), pairs, fractions) + 1
     has_dense = np.zeros(n_pieces, bool)
     has_dense[dense_piece] = True
     return np.where(has_dense[pieces], joined[pieces], 0)
 
 
-def _absorb_small_pieces(sizes: np.ndarray, pairs: np.ndarray, absorb_fraction: float) -> np.ndarray:
+def _absorb_small_pieces(sizes: np.ndarray, pairs: np.ndarray, absorb_fraction) -> np.ndarray:
     """Root label per piece after joining each touching pair ``(a, b)`` whose smaller side (as
-    grown so far) has at most ``absorb_fraction`` of the larger side's points. Pairs are taken
-    largest first, so fragments of one object gather on its biggest piece."""
+    grown so far) has at most ``absorb_fraction`` (one value, or one per pair) of the larger side's
+    points. Pairs are taken largest first, so fragments of one object gather on its biggest piece."""
+    fraction = np.broadcast_to(np.asarray(absorb_fraction, dtype=np.float64), (len(pairs),))
     parent = np.arange(len(sizes))
     size = sizes.astype(np.int64).copy()
 
@@ -258,12 +282,12 @@ def _absorb_small_pieces(sizes: np.ndarray, pairs: np.ndarray, absorb_fraction: 
         return i
 
     order = np.argsort(-np.maximum(sizes[pairs[:, 0]], sizes[pairs[:, 1]]), kind="stable")
-    for a, b in pairs[order]:
+    for (a, b), limit in zip(pairs[order], fraction[order]):
         ra, rb = root(int(a)), root(int(b))
         if ra == rb:
             continue
         big, small = (ra, rb) if size[ra] >= size[rb] else (rb, ra)
-        if size[small] <= absorb_fraction * size[big]:
+        if size[small] <= limit * size[big]:
             parent[small] = big
             size[big] += size[small]
     return np.array([root(i) for i in range(len(sizes))])
