@@ -10,7 +10,7 @@ import numpy as np
 
 from tests.pipeline.test_multi_category import _bottle_and_bowl
 
-from .test_node_support import OUTPUT_TIMEOUT_S, CameraPeer, Listener, start_node, write_frame
+from .test_node_support import OUTPUT_TIMEOUT_S, CameraPeer, Listener, start_node, stop_all, write_frame
 
 
 def test_two_categories_in_one_frame(ros_in_process, domain_env, tmp_path):
@@ -46,7 +46,4 @@ def test_two_categories_in_one_frame(ros_in_process, domain_env, tmp_path):
         rc, _ = node.signal_and_wait(signal.SIGINT, 15)
         assert rc == 0, node.log()[-3000:]
     finally:
-        for c in (camera, listener):
-            if c is not None:
-                c.close()
-        node.stop()
+        stop_all(node, camera, listener)

@@ -23,7 +23,7 @@ import pytest
 
 from .test_node_support import (
     COLOR_FRAME, OUTPUT_TIMEOUT_S, CameraPeer, Listener, diag_values, module_domain_env, render_mug_frames,
-    stamp_ns, start_node, write_frame,
+    stamp_ns, start_node, stop_all, write_frame,
 )
 
 N_FRAMES = 4
@@ -55,10 +55,7 @@ def session(ros_env, ros_in_process, tmp_path_factory):
         camera = CameraPeer(env)
         yield dict(node=node, listener=listener, camera=camera, frames=frames, files=files, refs=refs, sent=[])
     finally:
-        for closer in (camera, listener):
-            if closer is not None:
-                closer.close()
-        node.stop()
+        stop_all(node, camera, listener)
         if FIGURES:
             print("\nnode end-to-end figures: " + json.dumps(FIGURES, indent=1))
 

@@ -14,7 +14,7 @@ import numpy as np
 import yaml
 
 from .test_node_support import (
-    OUTPUT_TIMEOUT_S, PARAMS_YAML, CameraPeer, Listener, diag_values, level, render_mug_frames, start_node,
+    OUTPUT_TIMEOUT_S, PARAMS_YAML, CameraPeer, Listener, diag_values, level, render_mug_frames, start_node, stop_all,
     write_frame,
 )
 
@@ -76,7 +76,4 @@ def test_instance_mask_input(ros_in_process, domain_env, tmp_path):
         rc, took = node.signal_and_wait(signal.SIGINT, 15)
         assert rc == 0 and took < 5.0, node.log()[-3000:]
     finally:
-        for c in (camera, listener):
-            if c is not None:
-                c.close()
-        node.stop()
+        stop_all(node, camera, listener)

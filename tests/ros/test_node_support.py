@@ -139,6 +139,14 @@ def run_node_to_exit(domain_env: dict, *args: str, timeout_s: float = 60.0) -> s
 # ---------------------------------------------------------------------------------------------
 # frames
 # ---------------------------------------------------------------------------------------------
+def stop_all(node: NodeProcess, *peers) -> None:
+    """Teardown of a node test: close the test's peers (those started), then stop the node."""
+    for peer in peers:
+        if peer is not None:
+            peer.close()
+    node.stop()
+
+
 def render_mug_frames(n: int, seed: int = 0, width: int = 640, height: int = 480) -> list[dict]:
     """``n`` synthetic mug frames (held-out instances, sensor noise, no distractors) with ground
     truth: color (H, W, 3) uint8 RGB, depth_mm (H, W) uint16, camera, keypoint names, keypoints_cam

@@ -8,7 +8,7 @@ import signal
 
 import numpy as np
 
-from .test_node_support import OUTPUT_TIMEOUT_S, CameraPeer, Listener, start_node, write_frame
+from .test_node_support import OUTPUT_TIMEOUT_S, CameraPeer, Listener, start_node, stop_all, write_frame
 
 
 def _two_views_of_one_scene():
@@ -57,7 +57,4 @@ def test_tracking_smooths_keypoints_and_keeps_the_id(domain_env, ros_in_process,
         rc, _ = node.signal_and_wait(signal.SIGINT, 15)
         assert rc == 0, node.log()[-3000:]
     finally:
-        for c in (camera, listener):
-            if c is not None:
-                c.close()
-        node.stop()
+        stop_all(node, camera, listener)
