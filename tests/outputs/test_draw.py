@@ -46,3 +46,30 @@ def test_contact_sheet_grid():
     assert sheet.shape == (28 + 2 * 52, 2 * (3 * 64 + 4), 3)
     with pytest.raises(ValueError):
         contact_sheet([])
+
+
+def test_detection_overlay_by_hand():
+    from semcorr_core.geometry.similarity import SimilarityTransform
+    from semcorr_core.outputs.detections import draw_detections
+    from semcorr_core.pipeline import DetectedObject, Detections
+
+    color = np.full((60, 80, 3), 100, np.uint8)
+    mask = np.zeros((60, 80), bool)
+    mask[40:42, 50:53] = True
+    cmap = np.full((60, 80, 3), np.nan, np.float32)
+    # x runs 0..0.2 over the columns, y is constant, z 0 / 0.1 over the rows
+    cmap[40:42, 50:53] = [[[0.0, 0.5, 0.0], [0.1, 0.5, 0.0], [0.2, 0.5, 0.0]],
+                          [[0.0, 0.5, 0.1], [0.1, 0.5, 0.1], [0.2, 0.5, 0.1]]]
+    cmap[41, 52] = np.nan  # a mask pixel without a canonical coordinate keeps its colour
+    obj = DetectedObject("can", 1, SimilarityTransform(np.eye(3), np.zeros(3), 1.0), 0.9, [], mask, cmap)
+    out = draw_detections(color, Detections([obj], np.array([0.0, -1.0, 0.0])), alpha=0.5)
+    # colour = 255 * (p - min) / (max - min) per axis over the object's own pixels (y: no range -> 0)
+    expected_x = np.array([0.0, 127.5, 255.0])
+    for col in range(3):
+        for row, z in ((40, 0.0), (41, 255.0)):
+            if (row, col) == (41, 2):  # the pixel without a coordinate
+                continue
+            want = (0.5 * 100 + 0.5 * np.array([np.uint8(expected_x[col]), 0, np.uint8(z)])).astype(np.uint8)
+            assert out[row, 50 + col].tolist() == want.tolist(), (row, col)
+    assert out[41, 52].tolist() == [100, 100, 100]
+    assert (out[45:, :] == 100).all() and (out[:, :45] == 100).all()  # nothing outside the object's box and label

@@ -30,16 +30,20 @@ def depth_to_rgb(depth: np.ndarray, near: float | None = None, far: float | None
     return rgb
 
 
+def canonical_colors(points: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | None = None) -> np.ndarray:
+    """``(N, 3)`` finite canonical xyz -> ``(N, 3)`` uint8 RGB like a NOCS map, each axis stretched
+    over ``[lo, hi]`` (default: the points' own bounds)."""
+    lo = points.min(0) if lo is None else lo
+    hi = points.max(0) if hi is None else hi
+    return (255 * np.clip((points - lo) / np.maximum(hi - lo, 1e-6), 0, 1)).astype(np.uint8)
+
+
 def canonical_to_rgb(canonical: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | None = None) -> np.ndarray:
     """Map canonical xyz (H, W, 3; NaN = none) to RGB like a NOCS map; NaN pixels are black."""
     valid = np.isfinite(canonical).all(-1)
     out = np.zeros(canonical.shape, np.uint8)
-    if not valid.any():
-        return out
-    pts = canonical[valid]
-    lo = pts.min(0) if lo is None else lo
-    hi = pts.max(0) if hi is None else hi
-    out[valid] = (255 * np.clip((pts - lo) / np.maximum(hi - lo, 1e-6), 0, 1)).astype(np.uint8)
+    if valid.any():
+        out[valid] = canonical_colors(canonical[valid], lo, hi)
     return out
 
 
