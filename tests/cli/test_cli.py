@@ -107,3 +107,24 @@ def test_export_tensorrt_without_tensorrt_says_what_to_do(tmp_path):
     assert "Traceback" not in r.stderr and not out.exists()
     r = run("export", "--format", "tensorrt", "--profile", "256,1024", "--out", str(out), check=False)
     assert r.returncode == 2 and "MIN,OPT,MAX" in r.stderr
+
+
+def test_detect_one_frame_with_a_category_list(tmp_path):
+    from semcorr_core.data.rgbd import depth_to_millimetres
+    from tests.pipeline.test_multi_category import _bottle_and_bowl
+
+    fr, _ = _bottle_and_bowl()
+    cv2.imwrite(str(tmp_path / "color.png"), fr.color[..., ::-1])
+    cv2.imwrite(str(tmp_path / "depth.png"), depth_to_millimetres(fr.depth))
+    (tmp_path / "K.json").write_text(json.dumps(fr.camera.to_camera_info()))
+    args = ["detect", "--color", str(tmp_path / "color.png"), "--depth", str(tmp_path / "depth.png"),
+            "--intrinsics", str(tmp_path / "K.json"), "--depth-scale", "0.001"]
+    r = run(*args, "--category", "bottle,bowl", "--out", str(tmp_path / "r.json"), "--vis", str(tmp_path / "v.png"))
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["category"] == "bottle,bowl" and "bottle,bowl object(s)" in r.stdout
+    assert sorted(o["category"] for o in result["objects"]) == ["bottle", "bowl"]
+    names = {o["category"]: [k["name"] for k in o["keypoints"]] for o in result["objects"]}
+    assert names["bowl"] == ["rim_center", "bottom_center"]
+    assert cv2.imread(str(tmp_path / "v.png")).shape == fr.color.shape
+    bad = run(*args, "--category", "bottle,bowl", "--bundle", "b.pt", check=False)
+    assert bad.returncode == 2 and "--bundle" in bad.stderr and "Traceback" not in bad.stderr

@@ -100,9 +100,10 @@ def cmd_detect(args: argparse.Namespace) -> int:
     import cv2
     import numpy as np
 
+    from semcorr_core.data.categories import parse_category_list
     from semcorr_core.data.rgbd import make_rgbd, read_color, read_image
     from semcorr_core.geometry.camera import PinholeCamera
-    from semcorr_core.pipeline import Detector
+    from semcorr_core.pipeline import Detector, MultiCategoryDetector
 
     try:
         info = json.loads(Path(args.intrinsics).read_text())
@@ -116,10 +117,17 @@ def cmd_detect(args: argparse.Namespace) -> int:
     if mask is not None and mask.ndim == 3:
         mask = mask[..., 0]
     frame = make_rgbd(read_color(args.color), read_image(args.depth), camera, depth_scale=args.depth_scale, mask=mask)
-    detector = Detector.for_category(args.category, None if args.bundle is None else str(args.bundle),
-                                     backend=args.backend)
+    categories = parse_category_list(args.category)
+    if len(categories) == 1:
+        detector = Detector.for_category(categories[0], None if args.bundle is None else str(args.bundle),
+                                         backend=args.backend)
+    else:
+        if args.bundle is not None:
+            raise SemcorrError("--bundle names one category's bundle; with several categories the shipped ones are used")
+        detector = MultiCategoryDetector.for_categories(categories, backend=args.backend)
     result = detector.detect(frame)
-    payload = {"category": detector.category, **result.to_dict()}
+    label = ",".join(categories)
+    payload = {"category": label, **result.to_dict()}
     text = json.dumps(payload, indent=2)
     if args.out is not None:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -135,7 +143,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
             cmap[obj.mask] = obj.canonical_map[obj.mask]
         np.save(args.canonical_map, cmap)
     print(text if args.out is None else
-          f"{len(result.objects)} {detector.category} object(s) in {result.timings_ms['total']:.0f} ms -> {args.out}")
+          f"{len(result.objects)} {label} object(s) in {result.timings_ms['total']:.0f} ms -> {args.out}")
     return 0
 
 
@@ -401,7 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--depth", required=True, type=Path,
                    help="depth registered to colour: 16-bit PNG in sensor units (see --depth-scale) or 32-bit float TIFF in metres")
     d.add_argument("--intrinsics", required=True, type=Path, help='JSON {"width", "height", "k": 3x3 row-major}')
-    d.add_argument("--category", required=True, help=f"one of {', '.join(CATEGORY_NAMES)}")
+    d.add_argument("--category", required=True,
+                   help=f"one of {', '.join(CATEGORY_NAMES)}, or several comma-separated in priority order "
+                        "(each object gets the category whose fit explains it best)")
     d.add_argument("--mask", type=Path, default=None, help="instance mask image (0 = background); default: segment")
     d.add_argument("--depth-scale", type=float, default=None, help="metres per depth unit for 16-bit depth (default 0.001)")
     d.add_argument("--bundle", type=Path, default=None, help="model bundle (default: the shipped one)")
