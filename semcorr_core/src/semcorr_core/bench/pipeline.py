@@ -149,7 +149,7 @@ class PipelineScores:
 def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundle_path: str | None = None,
                        n_instances: int = 20, gt_mask: bool = False, noise: bool = True,
                        ablations: tuple[str, ...] = (), backend: str = "auto",
-                       distractors: tuple[int, int] = (0, 4)) -> dict:
+                       distractors: tuple[int, int] = (0, 4), precision: str = "fp32") -> dict:
     """Run the detector on ``frames`` rendered frames and report the figures (module docstring);
     each of ``ablations`` (names in :data:`ABLATIONS`) runs on the same frames and reports its
     figures under ``ablations``. ``distractors``: per frame, drawn in this range (``(0, 0)``: the
@@ -160,11 +160,12 @@ def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundl
     if unknown:
         raise InputError(f"unknown ablation(s) {unknown}; known: {sorted(ABLATIONS)}")
     spec = get_category(category)
-    detector = Detector.for_category(spec.name, bundle_path, backend=backend, config=DetectorConfig(seed=seed))
+    detector = Detector.for_category(spec.name, bundle_path, backend=backend, config=DetectorConfig(seed=seed),
+                                     precision=precision)
     variants = {"main": detector}
     for name in ablations:
         variants[name] = Detector(detector.bundle, device=detector.device, backend=detector.backend.name,
-                                  config=replace(detector.config, **ABLATIONS[name]))
+                                  config=replace(detector.config, **ABLATIONS[name]), precision=precision)
     shapes = generate_shapes(spec.name, n_instances, TEST_SEED_OFFSET + 1000 + seed)
     lo, hi = (int(x) for x in distractors)
     if not 0 <= lo <= hi:
@@ -203,7 +204,7 @@ def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundl
     return new_report(
         "pipeline", category=spec.name, frames=frames, seed=seed, noise=noise,
         masks="ground truth" if gt_mask else "segmenter", distractors=[lo, hi],
-        backend=detector.backend.name, backend_reason=detector.backend.reason,
+        backend=detector.backend.name, backend_reason=detector.backend.reason, precision=precision,
         **scores["main"].figures(gt, vis, names),
         ablations={name: scores[name].figures(gt, vis, names) for name in ablations},
         targets={"visible": "median <= 0.01 m, pck3d_2cm >= 0.90", "occluded": "pck3d_2cm >= 0.75",

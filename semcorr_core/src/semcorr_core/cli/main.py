@@ -193,7 +193,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         report = run_pipeline_bench(args.category, args.frames, args.seed,
                                     bundle_path=None if args.bundle is None else str(args.bundle),
                                     gt_mask=args.gt_mask, noise=not args.no_noise, ablations=tuple(args.ablation),
-                                    backend=args.backend, distractors=args.distractors)
+                                    backend=args.backend, distractors=args.distractors, precision=args.precision)
     elif args.what == "export":
         from semcorr_core.bench.export import run_export_bench
 
@@ -438,6 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"],
                    help="pipeline: embedding network runtime")
     b.add_argument("--gt-mask", action="store_true", help="pipeline: give the detector the true instance masks")
+    b.add_argument("--precision", choices=["fp32", "fp16"], default="fp32",
+                   help="pipeline: embedding network precision (fp16 on a CPU: torch emulates it, slowly)")
     b.add_argument("--distractors", type=_int_range, default=(0, 4),
                    help="pipeline: distractor objects per frame, MIN,MAX (0,0: the one-object latency)")
     b.add_argument("--ablation", action="append", default=[], choices=["prior_only"],

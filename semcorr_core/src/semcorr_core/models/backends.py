@@ -52,15 +52,23 @@ class EmbeddingBackend:
 
 
 class TorchBackend(EmbeddingBackend):
+    """The bundle's module; ``precision="fp16"`` runs it in half precision (weights and inputs; the
+    embeddings come back float32). fp16 is meant for CUDA: on a CPU torch emulates it ~50x slower
+    than fp32, which is only good for measuring its accuracy."""
+
     name = "torch"
 
-    def __init__(self, model: torch.nn.Module, reason: str = "") -> None:
+    def __init__(self, model: torch.nn.Module, reason: str = "", precision: str = "fp32") -> None:
         super().__init__(reason)
-        self.model = model.eval()
+        if precision not in ("fp32", "fp16"):
+            raise BackendError(f"precision must be fp32 or fp16, got {precision!r}")
+        self.precision = precision
+        self.dtype = torch.float16 if precision == "fp16" else torch.float32
+        self.model = model.eval().to(self.dtype)
 
     def __call__(self, points: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return self.model(points)
+            return self.model(points.to(self.dtype)).float()
 
 
 class OnnxRuntimeBackend(EmbeddingBackend):
@@ -144,8 +152,9 @@ def make_backend(bundle, backend: str = "auto", device: str | torch.device = "cp
     """The embedding backend ``backend`` (one of :data:`BACKENDS`) for ``bundle`` on ``device``.
 
     ``auto``: on CUDA TensorRT when installed, else onnxruntime where it serves the device, else
-    torch; :attr:`EmbeddingBackend.reason` says which and why. ``precision`` (fp32 | fp16) applies
-    to TensorRT engines only."""
+    torch; :attr:`EmbeddingBackend.reason` says which and why. ``precision`` (fp32 | fp16): the
+    TensorRT engine's or the torch module's (``auto`` with fp16 takes torch where TensorRT is
+    missing: the exported ONNX graph is fp32)."""
     if backend not in BACKENDS:
         raise BackendError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
     device = torch.device(device)
@@ -170,9 +179,15 @@ def make_backend(bundle, backend: str = "auto", device: str | torch.device = "cp
     if backend == "onnxruntime" and providers is None:
         raise BackendError(f"onnxruntime cannot run on {device} here (not installed, or no CUDA execution provider "
                            "in this onnxruntime build: install onnxruntime-gpu); use backend 'torch'")
-    if backend == "torch" or providers is None:
-        reason = "asked for" if backend == "torch" else f"auto: {trt_missing}onnxruntime cannot serve {device} here"
-        return TorchBackend(bundle.build_model(device), reason)
+    if precision not in ("fp32", "fp16"):
+        raise BackendError(f"precision must be fp32 or fp16, got {precision!r}")
+    if precision == "fp16" and backend == "onnxruntime":
+        raise BackendError("onnxruntime runs the fp32 graph; fp16 runs on backend 'torch' or 'tensorrt'")
+    if backend == "torch" or providers is None or precision == "fp16":
+        reason = ("asked for" if backend == "torch" else
+                  f"auto: {trt_missing}fp16 asked for, which the fp32 ONNX graph does not run" if precision == "fp16"
+                  else f"auto: {trt_missing}onnxruntime cannot serve {device} here")
+        return TorchBackend(bundle.build_model(device), reason, precision)
     reason = ("asked for" if backend == "onnxruntime"
               else f"auto: {trt_missing}onnxruntime serves {device} ({providers[0]})")
     path = _cached_onnx(bundle, cache)

@@ -180,15 +180,16 @@ class Detector:
     """Category-level keypoint detector for one category bundle (see the module docstring)."""
 
     def __init__(self, bundle: ModelBundle, *, device: str | torch.device = "cpu", backend: str = "auto",
-                 config: DetectorConfig = DetectorConfig()) -> None:
+                 config: DetectorConfig = DetectorConfig(), precision: str = "fp32") -> None:
         """backend: the embedding network's runtime, one of
         :data:`~semcorr_core.models.backends.BACKENDS` (``auto``: onnxruntime where it serves
-        ``device``, else torch; :attr:`backend` tells which runs and why)."""
+        ``device``, else torch; :attr:`backend` tells which runs and why). precision: fp32 or
+        fp16 (:func:`~semcorr_core.models.backends.make_backend`)."""
         if bundle.metadata.get("input_frame", "gravity") != "gravity":
             raise InputError(f"bundle for {bundle.category!r} was not trained on gravity-aligned clouds; "
                              "the detector needs one that was (data.rotation=z)")
         self.bundle, self.config, self.device = bundle, config, torch.device(device)
-        self.backend = make_backend(bundle, backend, self.device)
+        self.backend = make_backend(bundle, backend, self.device, precision=precision)
         spec = get_category(bundle.category)
         self.category = spec.name
         self.rotation_symmetric = spec.symmetry.kind == "rotation_z"
