@@ -186,7 +186,8 @@ class PerceptionNode(Node):
         detectors = []
         for category, bundle in zip(categories, bundles):
             try:
-                detectors.append(Detector.for_category(category, bundle, device=device, backend=self.cfg["backend"]))
+                detectors.append(Detector.for_category(category, bundle, device=device, backend=self.cfg["backend"],
+                                                       precision=self.cfg["precision"]))
             except UnknownCategoryError as e:
                 raise ParameterError("category", str(e)) from None
             except BackendError as e:

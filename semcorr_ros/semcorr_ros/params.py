@@ -82,6 +82,10 @@ def _backend(v) -> Optional[str]:
     return None if v in BACKENDS else f"must be one of {', '.join(BACKENDS)}, got {v!r}"
 
 
+def _precision(v) -> Optional[str]:
+    return None if v in ("fp32", "fp16") else f"must be fp32 or fp16, got {v!r}"
+
+
 def _category(v) -> Optional[str]:
     from semcorr_core.data.categories import parse_category_list
     from semcorr_core.errors import SemcorrError
@@ -108,9 +112,11 @@ PARAMETERS: tuple[Param, ...] = (
           "per category, comma-separated in the same order; '' (or an empty entry) = the bundle shipped with "
           "semcorr_core."),
     Param("device", "cpu", "Torch device for inference: cpu, cuda or cuda:N.", _device),
-    Param("backend", "auto", "Runtime of the embedding network: auto (onnxruntime where it serves the device, else "
-          "torch; the log says which and why), torch, onnxruntime, tensorrt (not installable on the machines this "
-          "was built on: refused with a message).", _backend),
+    Param("backend", "auto", "Runtime of the embedding network: auto (TensorRT on CUDA when installed, else "
+          "onnxruntime where it serves the device, else torch; the log says which and why), torch, onnxruntime, "
+          "tensorrt (not installable on the machines this was built on: refused with a message).", _backend),
+    Param("precision", "fp32", "Precision of the embedding network: fp32, or fp16 (torch or TensorRT on CUDA; "
+          "onnxruntime runs fp32 only; on a CPU torch emulates fp16 ~50x slower).", _precision),
     Param("depth_scale", 0.0, "Metres per depth unit; 0 = auto: 16UC1 is millimetres, 32FC1 is metres.",
           _non_negative),
     Param("sync_slop_s", 0.01, "Approximate-time sync: colour and depth (and mask) stamps may differ by at most "
