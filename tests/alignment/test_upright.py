@@ -72,6 +72,22 @@ def test_ransac_ignores_outliers_and_is_deterministic():
         ransac_upright_similarity(src, dst, threshold=0.0)
 
 
+def test_ransac_scored_with_torch_on_a_device_equals_numpy():
+    src = _cloud(400)
+    dst = 0.9 * src @ rotation_z(-1.0).T + [0.1, -0.2, 0.05]
+    rng = np.random.default_rng(2)
+    bad = rng.random(400) < 0.5
+    dst[bad] = rng.uniform(-0.5, 0.5, (bad.sum(), 3))
+    w = rng.uniform(0.2, 1.0, 400)
+    ref = ransac_upright_similarity(src, dst, threshold=0.01, weights=w, seed=5)
+    dev = ransac_upright_similarity(src, dst, threshold=0.01, weights=w, seed=5, device="cpu")
+    # the same hypotheses scored in float64 either way: the same winner, inliers and refit
+    assert np.array_equal(dev.inliers, ref.inliers)
+    np.testing.assert_allclose(dev.model.R, ref.model.R, atol=1e-12)
+    np.testing.assert_allclose(dev.model.t, ref.model.t, atol=1e-12)
+    assert dev.model.s == pytest.approx(ref.model.s, abs=1e-12)
+
+
 def test_rotation_symmetric_fit_uses_radius_and_height_only():
     # a can of radius 3 cm, height 10 cm seen from one side; matches carry a random azimuth
     rng = np.random.default_rng(0)

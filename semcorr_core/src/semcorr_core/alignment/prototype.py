@@ -119,14 +119,15 @@ def align_to_prototype(points: np.ndarray, canonical: np.ndarray, similarity: np
                        rotation_symmetric: bool = False, floor_z: Optional[float] = None,
                        scale_range: tuple[float, float] = (0.6, 1.6), max_iterations: int = 300,
                        top_height: Optional[float] = None, free_radius: bool = True,
-                       seed: int = 0) -> PrototypeAlignment:
+                       seed: int = 0, device=None) -> PrototypeAlignment:
     """Robust canonical -> gravity-frame transform from per-point matches (see the module docstring).
 
     points: ``(N, 3)`` observed points, gravity-aligned frame (z up), metres. canonical: ``(N, 3)``
     matched canonical coordinates; similarity: ``(N,)`` match cosine similarities (weights, clipped at 0).
     threshold: inlier residual in metres. floor_z: height of the support plane in the gravity frame
     (needed for a rotation-symmetric category). scale_range: allowed instance scale relative to the
-    prototype.
+    prototype. device: where the RANSAC hypotheses are scored as one batch (a torch device; None =
+    numpy on the CPU; the rotation-symmetric fit is a small Gauss-Newton and stays on the CPU).
     """
     points = np.asarray(points, dtype=np.float64)
     canonical = np.asarray(canonical, dtype=np.float64)
@@ -144,7 +145,7 @@ def align_to_prototype(points: np.ndarray, canonical: np.ndarray, similarity: np
         w = np.clip(np.asarray(similarity, dtype=np.float64), 0.0, None)
         result = ransac_upright_similarity(canonical, points, threshold=threshold, weights=w,
                                            max_iterations=max_iterations, s_min=scale_range[0], s_max=scale_range[1],
-                                           floor_z=floor_z, seed=rng)
+                                           floor_z=floor_z, seed=rng, device=device)
         model, inliers = result.model, result.inliers
         res = np.linalg.norm(model.apply(canonical) - points, axis=1)
         radial = 1.0

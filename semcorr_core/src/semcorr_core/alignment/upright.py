@@ -120,6 +120,23 @@ def _fit_pairs(a_src: np.ndarray, b_src: np.ndarray, a_dst: np.ndarray, b_dst: n
     return R, t, s
 
 
+def _score_on_device(src, dst, w, R, t, scale, threshold, device):
+    """Inlier weight and truncated residual sum of every hypothesis, computed with torch on
+    ``device``; returns them as numpy plus a function giving one hypothesis' inlier mask."""
+    import torch
+
+    dev = torch.device(device)
+    f64 = dict(dtype=torch.float64, device=dev)
+    S, D, W = torch.as_tensor(src, **f64), torch.as_tensor(dst, **f64), torch.as_tensor(w, **f64)
+    Rt, tt, st = torch.as_tensor(R, **f64), torch.as_tensor(t, **f64), torch.as_tensor(scale, **f64)
+    diff = st[:, None, None] * (S @ Rt.transpose(1, 2)) + tt[:, None, :] - D[None]
+    res = torch.sqrt((diff * diff).sum(2))
+    inl = res < threshold
+    support = (inl.to(torch.float64) @ W).cpu().numpy()
+    truncated = torch.clamp(res, max=threshold).sum(1).cpu().numpy()
+    return support, truncated, lambda h: inl[h].cpu().numpy()
+
+
 class UprightRansacResult(NamedTuple):
     """model: refitted transform; inliers: ``(N,)`` bool; n_iterations: hypotheses drawn."""
 
@@ -131,12 +148,14 @@ class UprightRansacResult(NamedTuple):
 def ransac_upright_similarity(src: np.ndarray, dst: np.ndarray, *, threshold: float, weights: Optional[np.ndarray] = None,
                               max_iterations: int = 300, s_min: Optional[float] = None,
                               s_max: Optional[float] = None, min_inliers: int = 3, floor_z: Optional[float] = None,
-                              seed: int | np.random.Generator = 0) -> UprightRansacResult:
+                              seed: int | np.random.Generator = 0, device=None) -> UprightRansacResult:
     """RANSAC over ``max_iterations`` 2-point hypotheses of :func:`fit_upright_similarity`, fitted
     and scored as one batch (seeded; ``floor_z`` holds every hypothesis and the refit on the
     support plane). Score: inlier
     weight (``weights``, default 1 each), ties broken by the truncated residual sum; the winner is
-    refitted on its inliers twice. Raises :class:`InputError` when no hypothesis reaches
+    refitted on its inliers twice. ``device`` (a torch device, e.g. ``"cuda"``): score the ``(I, N)``
+    hypothesis-by-point residuals there in float64 as one batch (the same numbers as the numpy
+    default; what a GPU does fastest). Raises :class:`InputError` when no hypothesis reaches
     ``min_inliers``."""
     src = np.asarray(src, dtype=np.float64)
     dst = np.asarray(dst, dtype=np.float64)
@@ -159,14 +178,18 @@ def ransac_upright_similarity(src: np.ndarray, dst: np.ndarray, *, threshold: fl
     if len(R) == 0:
         raise InputError(f"ransac_upright_similarity: every one of {it} samples was degenerate")
     # every hypothesis scored at once: (I, N) residuals
-    diff = scale[:, None, None] * (src @ R.transpose(0, 2, 1)) + t[:, None, :] - dst[None]
-    res = np.sqrt((diff * diff).sum(2))
-    inl = res < threshold
-    support = inl.astype(np.float64) @ w
-    truncated = np.minimum(res, threshold).sum(1)
+    if device is None:
+        diff = scale[:, None, None] * (src @ R.transpose(0, 2, 1)) + t[:, None, :] - dst[None]
+        res = np.sqrt((diff * diff).sum(2))
+        inl = res < threshold
+        support = inl.astype(np.float64) @ w
+        truncated = np.minimum(res, threshold).sum(1)
+        inl_best = None
+    else:
+        support, truncated, inl_best = _score_on_device(src, dst, w, R, t, scale, threshold, device)
     h = int(np.lexsort((truncated, -support))[0])  # most inlier weight, then the smallest truncated residual
     best = SimilarityTransform(R[h], t[h], float(scale[h]))
-    inliers = inl[h]
+    inliers = inl[h] if inl_best is None else inl_best(h)
     for _ in range(2):
         if inliers.sum() < max(min_inliers, 2):
             break

@@ -304,7 +304,8 @@ class Detector:
             fit = align_to_prototype(pts_g[sel], canonical, sim, threshold=cfg.ransac_threshold * diag,
                                      rotation_symmetric=self.rotation_symmetric, floor_z=floor_z,
                                      scale_range=cfg.scale_range, max_iterations=cfg.ransac_iterations,
-                                     top_height=self.top_height if cfg.scale_from_top else None, seed=cfg.seed)
+                                     top_height=self.top_height if cfg.scale_from_top else None, seed=cfg.seed,
+                                     device=self.device if self.device.type == "cuda" else None)
         except InputError:
             timings["align"] += (time.perf_counter() - t) * 1e3
             return None  # not this category, or too little of it seen: no detection rather than a wild pose
