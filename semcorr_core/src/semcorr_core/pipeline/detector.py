@@ -39,7 +39,7 @@ from semcorr_core.geometry.similarity import SimilarityTransform
 from semcorr_core.keypoints import observe_keypoints, place_keypoints
 from semcorr_core.models.backends import make_backend
 from semcorr_core.models.bundle import ModelBundle, default_bundle_path, load_bundle
-from semcorr_core.segmentation import fit_support_plane, segment_objects
+from semcorr_core.segmentation import SupportPlane, fit_support_plane, segment_objects
 from semcorr_core.training.embed3d import normalise_clouds
 
 __all__ = ["DetectorConfig", "DetectedKeypoint", "DetectedObject", "Detections", "Detector", "FrameSegments",
@@ -149,7 +149,7 @@ class FrameSegments:
     (rows: gravity-frame axes in camera coordinates) and the plane's height ``floor_z`` in it."""
 
     points_cam: np.ndarray
-    plane: object
+    plane: SupportPlane
     masks: list[np.ndarray]
     G: np.ndarray
     floor_z: float
