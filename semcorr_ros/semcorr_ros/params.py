@@ -83,7 +83,9 @@ def _backend(v) -> Optional[str]:
 
 
 def _precision(v) -> Optional[str]:
-    return None if v in ("fp32", "fp16") else f"must be fp32 or fp16, got {v!r}"
+    from semcorr_core.models.backends import PRECISIONS
+
+    return None if v in PRECISIONS else f"must be one of {', '.join(PRECISIONS)}, got {v!r}"
 
 
 def _category(v) -> Optional[str]:

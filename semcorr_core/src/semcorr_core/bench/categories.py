@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from semcorr_core.bench.embed3d import TEST_SEED_OFFSET
+from semcorr_core.bench.pipeline import MATCH_IOU, mask_iou
 from semcorr_core.bench.report import new_report
 from semcorr_core.data.categories import get_category
 from semcorr_core.data.render import DepthNoiseConfig, RaycastRenderer, SceneConfig, sample_scene
@@ -27,18 +28,11 @@ from semcorr_core.data.shapes import generate_shapes
 from semcorr_core.errors import InputError, SemcorrError
 from semcorr_core.pipeline import Detector, DetectorConfig, MultiCategoryDetector
 
-__all__ = ["run_category_bench", "MATCH_IOU"]
-
-MATCH_IOU = 0.3
-"""An output object answers for a ground-truth object when their masks overlap this much."""
+__all__ = ["run_category_bench"]
 
 MIN_PIXELS = DetectorConfig.min_points
 """A ground-truth object with fewer valid depth pixels (hidden behind another, out of the picture)
 is not counted: the detector skips segments that small by design."""
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    return int((a & b).sum()) / max(int((a | b).sum()), 1)
 
 
 def run_category_bench(categories: Sequence[str], frames: int = 40, seed: int = 0, *, backend: str = "auto",
@@ -66,22 +60,21 @@ def run_category_bench(categories: Sequence[str], frames: int = 40, seed: int = 
         rng = np.random.default_rng([seed, 0xCA7, f])
         scene = sample_scene(pool, rng, cfg)
         fr = renderer.render(scene, rng, DepthNoiseConfig(enabled=True))
+        all_masks = [(ann.category, fr.instance_mask == ann.instance_index) for ann in fr.objects]
+        gt_masks = [(c, m) for c, m in all_masks if int((m & (fr.depth > 0)).sum()) >= MIN_PIXELS]
         try:
             result = detector.detect(make_rgbd(fr.color, fr.depth, fr.camera))
         except SemcorrError as err:  # e.g. no support plane in view: every object of the frame missed
             errors.append({"frame": f, "error": f"{type(err).__name__}: {err}"})
-            for ann in fr.objects:
-                if int(((fr.instance_mask == ann.instance_index) & (fr.depth > 0)).sum()) >= MIN_PIXELS:
-                    confusion[ann.category]["missed"] += 1
+            for category, _ in gt_masks:
+                confusion[category]["missed"] += 1
             continue
         for k, v in result.timings_ms.items():
             timings.setdefault(k, []).append(float(v))
-        gt_masks = [(ann.category, fr.instance_mask == ann.instance_index) for ann in fr.objects]
-        too_small += sum(1 for _, m in gt_masks if int((m & (fr.depth > 0)).sum()) < MIN_PIXELS)
-        gt_masks = [(c, m) for c, m in gt_masks if int((m & (fr.depth > 0)).sum()) >= MIN_PIXELS]
+        too_small += len(all_masks) - len(gt_masks)
         claimed = set()
         for category, gt in gt_masks:
-            ious = [_iou(o.mask, gt) for o in result.objects]
+            ious = [mask_iou(o.mask, gt) for o in result.objects]
             j = int(np.argmax(ious)) if ious else -1
             if j < 0 or ious[j] < MATCH_IOU:
                 confusion[category]["missed"] += 1
@@ -89,7 +82,7 @@ def run_category_bench(categories: Sequence[str], frames: int = 40, seed: int = 
             claimed.add(j)
             confusion[category][result.objects[j].category] += 1
         false_objects += sum(1 for j in range(len(result.objects)) if j not in claimed
-                             and max((_iou(result.objects[j].mask, gt) for _, gt in gt_masks), default=0.0) < MATCH_IOU)
+                             and max((mask_iou(result.objects[j].mask, gt) for _, gt in gt_masks), default=0.0) < MATCH_IOU)
     total = sum(sum(row.values()) for row in confusion.values())
     found = total - sum(row["missed"] for row in confusion.values())
     right = sum(confusion[c][c] for c in names)

@@ -57,11 +57,19 @@ def estimate_of(obj) -> ObjectEstimate:
                           np.asarray(obj.pose.R), np.asarray(obj.pose.t), float(obj.pose.s))
 
 
+MATCH_IOU = 0.3
+"""An output object answers for a ground-truth object when their masks overlap this much."""
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two boolean masks (0 when both are empty)."""
+    return int((a & b).sum()) / max(int((a | b).sum()), 1)
+
+
 def _match(objects, gt_mask: np.ndarray):
-    best, best_iou = None, 0.3
+    best, best_iou = None, MATCH_IOU
     for obj in objects:
-        inter = int((obj.mask & gt_mask).sum())
-        iou = inter / max(int((obj.mask | gt_mask).sum()), 1)
+        iou = mask_iou(obj.mask, gt_mask)
         if iou >= best_iou:
             best, best_iou = obj, iou
     return best

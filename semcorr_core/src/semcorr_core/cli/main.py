@@ -95,11 +95,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    import json
-
     import cv2
     import numpy as np
 
+    from semcorr_core.bench.report import write_report
     from semcorr_core.data.categories import parse_category_list
     from semcorr_core.data.rgbd import make_rgbd, read_color, read_image
     from semcorr_core.geometry.camera import PinholeCamera
@@ -128,10 +127,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     result = detector.detect(frame)
     label = ",".join(categories)
     payload = {"category": label, **result.to_dict()}
-    text = json.dumps(payload, indent=2)
-    if args.out is not None:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
+    text = write_report(payload, args.out)
     if args.vis is not None:
         from semcorr_core.outputs.detections import draw_detections
 
@@ -298,14 +294,6 @@ def _bag_topics(args: argparse.Namespace):
                      camera_info=args.info_topic or d.camera_info, ground_truth=args.truth_topic or d.ground_truth)
 
 
-def _write_report(report: dict, path: Path | None) -> None:
-    text = json.dumps(report, indent=2)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text + "\n")
-    print(text)
-
-
 def _ros_import(what: str):
     try:
         import semcorr_ros.bag_tools as tools
@@ -368,7 +356,9 @@ def cmd_bag(args: argparse.Namespace) -> int:
 
         report = evaluate_bag(bag, args.category, bundle_path=args.bundle, backend=args.backend, topics=topics,
                               slop_ns=int(args.slop * 1e9))
-    _write_report(report, args.report)
+    from semcorr_core.bench.report import write_report
+
+    print(write_report(report, args.report))
     return 0
 
 

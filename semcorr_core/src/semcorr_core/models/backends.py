@@ -34,9 +34,17 @@ import torch
 
 from semcorr_core.errors import BackendError
 
-__all__ = ["BACKENDS", "EmbeddingBackend", "TorchBackend", "OnnxRuntimeBackend", "make_backend", "onnx_cache_dir"]
+__all__ = ["BACKENDS", "PRECISIONS", "check_precision", "EmbeddingBackend", "TorchBackend", "OnnxRuntimeBackend",
+           "make_backend", "onnx_cache_dir"]
 
 BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
+PRECISIONS = ("fp32", "fp16")
+
+
+def check_precision(precision: str) -> None:
+    """:class:`BackendError` unless ``precision`` is one of :data:`PRECISIONS`."""
+    if precision not in PRECISIONS:
+        raise BackendError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
 
 
 class EmbeddingBackend:
@@ -60,8 +68,7 @@ class TorchBackend(EmbeddingBackend):
 
     def __init__(self, model: torch.nn.Module, reason: str = "", precision: str = "fp32") -> None:
         super().__init__(reason)
-        if precision not in ("fp32", "fp16"):
-            raise BackendError(f"precision must be fp32 or fp16, got {precision!r}")
+        check_precision(precision)
         self.precision = precision
         self.dtype = torch.float16 if precision == "fp16" else torch.float32
         self.model = model.eval().to(self.dtype)
@@ -157,6 +164,7 @@ def make_backend(bundle, backend: str = "auto", device: str | torch.device = "cp
     missing: the exported ONNX graph is fp32)."""
     if backend not in BACKENDS:
         raise BackendError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    check_precision(precision)
     device = torch.device(device)
     cache = cache_dir or onnx_cache_dir()
     trt_missing = ""
@@ -179,8 +187,6 @@ def make_backend(bundle, backend: str = "auto", device: str | torch.device = "cp
     if backend == "onnxruntime" and providers is None:
         raise BackendError(f"onnxruntime cannot run on {device} here (not installed, or no CUDA execution provider "
                            "in this onnxruntime build: install onnxruntime-gpu); use backend 'torch'")
-    if precision not in ("fp32", "fp16"):
-        raise BackendError(f"precision must be fp32 or fp16, got {precision!r}")
     if precision == "fp16" and backend == "onnxruntime":
         raise BackendError("onnxruntime runs the fp32 graph; fp16 runs on backend 'torch' or 'tensorrt'")
     if backend == "torch" or providers is None or precision == "fp16":

@@ -27,12 +27,10 @@ from typing import Any, Callable, Optional
 import torch
 
 from semcorr_core.errors import BackendError
-from semcorr_core.models.backends import EmbeddingBackend
+from semcorr_core.models.backends import EmbeddingBackend, check_precision
 
-__all__ = ["PRECISIONS", "EngineProfile", "EngineKey", "tensorrt_module", "engine_cache_dir", "engine_key",
+__all__ = ["EngineProfile", "EngineKey", "tensorrt_module", "engine_cache_dir", "engine_key",
            "build_serialized_engine", "load_or_build_engine", "write_engine_file", "TensorRTBackend"]
-
-PRECISIONS = ("fp32", "fp16")
 
 INSTALL_HINT = ("TensorRT is not installed here (PyPI carries only stub packages that download from NVIDIA): "
                 "install it on the target (NVIDIA's pip index, JetPack, or an NGC TensorRT container), or use "
@@ -110,8 +108,7 @@ def _sha256(path: Path) -> str:
 
 def engine_key(onnx_path: str | os.PathLike, precision: str, profile: EngineProfile, *, tensorrt_version: str,
                gpu_name: str) -> EngineKey:
-    if precision not in PRECISIONS:
-        raise BackendError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    check_precision(precision)
     return EngineKey(_sha256(Path(onnx_path)), str(tensorrt_version), str(gpu_name), precision, profile)
 
 

@@ -211,17 +211,16 @@ class Detector:
                              & bool(self.rotation_symmetric and config.scale_from_top))
         # unit length once: every frame compares its points with all of them by cosine
         self.dense_embeddings = torch.nn.functional.normalize(proto.dense_embeddings.to(self.device).float(), dim=-1)
-        dense = proto.dense_points.numpy().astype(np.float64)
-        self._dense_tree = cKDTree(dense)
-        self._dense_diag = float(np.linalg.norm(np.ptp(dense, axis=0)))
+        self._dense = proto.dense_points.numpy().astype(np.float64)
+        self._dense_tree = cKDTree(self._dense)
+        self._dense_diag = float(np.linalg.norm(np.ptp(self._dense, axis=0)))
 
     def free_space_violation(self, frame: RGBDFrame, obj: DetectedObject, tolerance: float) -> float:
         """Fraction of the fitted prototype surface of ``obj`` (dense points through its pose, radii
         times ``radial_scale``) that the camera should see *in front of* the measured depth by more
         than ``tolerance`` metres: where the fit puts matter, the sensor looked through. Points
         projecting outside the image or onto pixels without depth do not count."""
-        dense = self.bundle.prototype.dense_points.cpu().numpy().astype(np.float64)
-        dense[:, :2] *= float(obj.radial_scale)
+        dense = self._dense * np.array([obj.radial_scale, obj.radial_scale, 1.0])
         pts = obj.pose.apply(dense)
         front = pts[:, 2] > 1e-6
         pts = pts[front]
@@ -257,7 +256,7 @@ class Detector:
     def detect(self, frame: RGBDFrame) -> Detections:
         t0 = time.perf_counter()
         segments = segment_frame(frame, seed=self.config.seed)
-        timings = {"segment": segments.segment_ms, "embed": 0.0, "align": 0.0, "keypoints": 0.0}
+        timings = {"segment": segments.segment_ms}
         objects = [o for o in self.detect_segments(frame, segments, timings) if o is not None]
         timings["total"] = (time.perf_counter() - t0) * 1e3
         return Detections(objects, np.asarray(segments.plane.normal, dtype=np.float64), timings)
@@ -342,4 +341,4 @@ class Detector:
         canonical_map[mask] = pose.inverse().apply(pts_cam).astype(np.float32)
         timings["keypoints"] += (time.perf_counter() - t) * 1e3
         return DetectedObject(self.category, instance_id, pose, score, kps, mask, canonical_map,
-                              radial_scale=float(fit.radial_scale) if self.rotation_symmetric else 1.0)
+                              radial_scale=float(fit.radial_scale))

@@ -100,19 +100,13 @@ class MultiCategoryDetector:
     def categories(self) -> list[str]:
         return [d.category for d in self.detectors]
 
-    def detector(self, category: str) -> Detector:
-        for d in self.detectors:
-            if d.category == category:
-                return d
-        raise InputError(f"category {category!r} is not among {self.categories}")
-
     def detect(self, frame: RGBDFrame) -> Detections:
         """As :meth:`Detector.detect`, each object of the category that explains its segment best
         (one category: exactly that detector's result). :attr:`last_choices` tells why."""
         t0 = time.perf_counter()
         first = self.detectors[0]
         segments = segment_frame(frame, seed=first.config.seed)
-        timings = {"segment": segments.segment_ms, "embed": 0.0, "align": 0.0, "keypoints": 0.0}
+        timings = {"segment": segments.segment_ms}
         per_category = [d.detect_segments(frame, segments, timings) for d in self.detectors]
         t = time.perf_counter()
         objects: list[DetectedObject] = []

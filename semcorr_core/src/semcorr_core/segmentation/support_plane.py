@@ -258,8 +258,7 @@ def _join_by_footprint(points: np.ndarray, pieces: np.ndarray, normal: np.ndarra
     same = c[1:] == c[:-1]
     shared = np.unique(np.stack([np.minimum(pc[:-1][same], pc[1:][same]), np.maximum(pc[:-1][same], pc[1:][same])], 1),
                        axis=0)
-    n = n_pieces
-    is_shared = np.isin(pairs[:, 0] * n + pairs[:, 1], shared[:, 0] * n + shared[:, 1])
+    is_shared = np.isin(pairs[:, 0] * n_pieces + pairs[:, 1], shared[:, 0] * n_pieces + shared[:, 1])
     fractions = np.where(is_shared, absorb_fraction, touch_fraction)
     joined = _absorb_small_pieces(np.bincount(pieces, minlength=n_pieces), pairs, fractions) + 1
     has_dense = np.zeros(n_pieces, bool)
