@@ -320,12 +320,18 @@ def test_rendered_mug_views_with_hidden_handle_observe_no_handle_keypoint(mug):
 
 
 def test_axis_keypoint_anchors_stay_at_their_own_height():
-    # bottle shoulder: on the body wall at the shoulder's height, whatever the shoulder's slope
-    for s in generate_shapes("bottle", 6, seed=21):
+    # bottle shoulder: on the shoulder at its own height, out along +x, where the radius is half-way
+    # between body and neck radius, whatever the shoulder's style and slope
+    styles = set()
+    for s in generate_shapes("bottle", 12, seed=21):
         a = prepare_shape(s).anchors
         k = a.names.index("shoulder")
         assert abs(a.xyz[k, 2] - a.keypoints[k, 2]) < 1e-4
-        assert a.xyz[k, 0] > 0.02 and abs(a.xyz[k, 1]) < 1e-6  # out along +x, at the body radius
+        assert abs(a.xyz[k, 1]) < 1e-6 and a.xyz[k, 0] > 0
+        mid = 0.5 * (s.params["body_radius"] + s.params["neck_radius"])
+        assert abs(a.xyz[k, 0] - mid) < 5e-4  # the mesh's 10 shoulder facets, not the exact curve
+        styles.add(s.params["shoulder_style"])
+    assert styles == {"round", "conical", "ogee"}
     # a can's bottom_center below a domed base: the closest point is the dome's pole, on the axis
     for s in generate_shapes("can", 6, seed=21):
         a = prepare_shape(s).anchors

@@ -91,7 +91,7 @@ CATEGORIES: dict[str, CategorySpec] = {
         keypoint_definitions={
             "cap_top": "top of the cap on the axis: (0, 0, H); on the surface",
             "neck": "on the axis at the base of the neck (where the shoulder reaches the neck radius)",
-            "shoulder": "on the axis at the top of the cylindrical body (where the shoulder starts to narrow)",
+            "shoulder": "on the axis at the middle of the narrowing (where the radius is half-way between body and neck)",
             "bottom_center": "centre of the base, the origin; on the surface (flat base)",
         },
         surface_keypoints=("cap_top", "bottom_center"),

@@ -28,10 +28,12 @@ Keypoints as points (the *anchor* of each keypoint, :class:`KeypointAnchors`):
   revolution every point of a ring is closest; to make the choice unique and the same for every
   instance we query from the keypoint nudged by 0.5 % of the bounding-box diagonal towards
   canonical +x, which picks the ring point on the +x side (the distance to the surface changes by
-  at most the nudge). Except: an axis keypoint with such a ring whose horizontal ray towards +x meets a *wall*
-  (face normal within ~45 degrees of horizontal) is anchored at that hit, at its own height - a
-  bottle's ``shoulder`` on the top of its body, where the definition puts it, rather than part way
-  up a sloping shoulder (the closest point), which varies between instances. The canonical keypoint itself stays in ``EmbeddingSample.keypoints`` for
+  at most the nudge). Except: an axis keypoint with such a ring whose horizontal ray towards +x meets
+  the surface at a non-grazing angle (face normal more than ~8 degrees from vertical) is anchored at
+  that hit, at its own height - a bottle's ``shoulder`` on the shoulder where the radius is half-way
+  down to the neck, where the definition puts it, rather than the closest point, which slides
+  towards the neck by an amount that varies between instances. (A ray at a mug's or bowl's rim
+  height only grazes the rim top: those keep the closest point.) The canonical keypoint itself stays in ``EmbeddingSample.keypoints`` for
   keypoint-transfer evaluation; the anchor is what the correspondence set holds and what
   :func:`set_distance_matrix` measures from.
 
@@ -103,7 +105,7 @@ __all__ = [
 Mode = Literal["complete", "partial", "mixed"]
 _SURFACE_TOL = 1e-4
 _AXIS_NUDGE = 0.005  # fraction of the bbox diagonal, towards canonical +x
-_WALL_NZ = 0.7  # |normal z| below this: a wall (an axis keypoint's anchor at its own height)
+_WALL_NZ = 0.99  # |normal z| below this: not grazing (an axis keypoint's anchor at its own height)
 
 
 # --------------------------------------------------------------------------------------------
@@ -370,10 +372,10 @@ def keypoint_anchors(
         res = scene.compute_closest_points(o3d.core.Tensor(q2.astype(np.float32)))
         fids = res["primitive_ids"].numpy().astype(np.int64)
         uv = res["primitive_uvs"].numpy().astype(np.float64)
-        # an axis keypoint whose closest surface points form a ring, and that a wall surrounds at
-        # its own height (bottle shoulder: the top of the body), is anchored on that wall straight
-        # out along +x; the closest point would slide up a sloping shoulder by an amount that
-        # differs from bottle to bottle. A closest point on the axis itself (a can's domed base
+        # an axis keypoint whose closest surface points form a ring, and that the surface surrounds
+        # at its own height (bottle shoulder: half-way down the narrowing), is anchored there
+        # straight out along +x; the closest point would slide along a sloping shoulder by an amount
+        # that differs from bottle to bottle. A closest point on the axis itself (a can's domed base
         # above its bottom_center) is unique and stays.
         ring = np.hypot(*first["points"].numpy().astype(np.float64)[:, :2].T) > 0.02 * shape.bbox_diagonal()
         axis = ~on & ring & (np.hypot(q[:, 0], q[:, 1]) < 1e-9)
