@@ -178,9 +178,33 @@ def test_footprint_join_shared_cells_versus_touching_cells():
     # the same piece inside the big one's footprint (a mug's inside, a chair's legs): cells shared
     inside = np.c_[rng.uniform(0.02, 0.07, (500, 2)), np.full(500, 0.02)]
     pieces = np.r_[np.zeros(1000, int), np.ones(500, int)]
-    apart = _join_by_footprint(np.r_[big, beside], pieces, normal, 0.015, 2, 0.7, 0.3)
+    apart = _join_by_footprint(np.r_[big, beside], pieces, normal, 0.015, 2, 0.7, 0.3, 1.5)
     assert len(np.unique(apart)) == 2  # 500 > 0.3 x 1000: a neighbour, not a fragment
-    joined = _join_by_footprint(np.r_[big, inside], pieces, normal, 0.015, 2, 0.7, 0.3)
+    joined = _join_by_footprint(np.r_[big, inside], pieces, normal, 0.015, 2, 0.7, 0.3, 1.5)
     assert len(np.unique(joined)) == 1  # 500 <= 0.7 x 1000 and in its footprint
-    fragment = _join_by_footprint(np.r_[big, beside[:250]], pieces[:1250], normal, 0.015, 2, 0.7, 0.3)
+    fragment = _join_by_footprint(np.r_[big, beside[:250]], pieces[:1250], normal, 0.015, 2, 0.7, 0.3, 1.5)
     assert len(np.unique(fragment)) == 1  # 250 <= 0.3 x 1000: a fragment that came loose
+
+
+def test_footprint_join_needs_touching_surfaces():
+    from semcorr_core.segmentation.support_plane import _join_by_footprint
+
+    normal = np.array([0.0, 0.0, 1.0])
+    rng = np.random.default_rng(1)
+    big = np.c_[rng.uniform(0.0, 0.10, (1000, 2)), np.full(1000, 0.05)]
+    # a small piece 1 cm beside the big one in the top-down view (cells touch; diagonally 1.4-1.8 cm
+    # from its points) but 4 cm higher: its surface is > 1.5 cells (2.25 cm) from the big one's: a
+    # neighbour, not a fragment
+    high = np.c_[rng.uniform(0.11, 0.16, (250, 2)), np.full(250, 0.09)]
+    pieces = np.r_[np.zeros(1000, int), np.ones(250, int)]
+    assert len(np.unique(_join_by_footprint(np.r_[big, high], pieces, normal, 0.015, 2, 0.7, 0.3, 1.5))) == 2
+    # the same at the big one's height: the gap is < 1.5 cells, it joins
+    low = high.copy()
+    low[:, 2] = 0.05
+    assert len(np.unique(_join_by_footprint(np.r_[big, low], pieces, normal, 0.015, 2, 0.7, 0.3, 1.5))) == 1
+    # with a 0.5-cell gap allowed it stays apart
+    assert len(np.unique(_join_by_footprint(np.r_[big, low], pieces, normal, 0.015, 2, 0.7, 0.3, 0.5))) == 2
+    cam = PinholeCamera.from_fov(64, 48, 60.0)
+    for bad in ({"touch_gap": -1.0}, {"touch_gap": float("nan")}):
+        with pytest.raises(InputError):
+            segment_objects(np.ones((48, 64), np.float32), cam, **bad)
