@@ -110,6 +110,16 @@ def test_rotation_symmetric_fit_uses_radius_and_height_only():
     top = align_to_prototype(observed, wrong, np.ones(400), threshold=0.003, rotation_symmetric=True, floor_z=floor,
                              top_height=0.1)
     assert top.transform.s == pytest.approx(np.percentile(s * z, 99.5) / 0.1, rel=1e-9)
+    # a top beyond the scale range (a taller neighbour in the segment, here 30 cm of points beside
+    # the can): the matched heights decide, as without top_height (s = 1.1 exactly)
+    tall = np.concatenate([observed, np.stack([np.full(20, 0.5), np.full(20, -0.1), np.linspace(floor, floor + 0.3, 20)], 1)])
+    tall_canon = np.concatenate([canon, canon[:20]])
+    fallback = align_to_prototype(tall, tall_canon, np.ones(420), threshold=0.003, rotation_symmetric=True,
+                                  floor_z=floor, top_height=0.1, scale_range=(0.6, 1.6))
+    assert fallback.transform.s == pytest.approx(1.1, abs=1e-6)
+    capped = align_to_prototype(observed, wrong, np.ones(400), threshold=0.003, rotation_symmetric=True, floor_z=floor,
+                                top_height=0.01, scale_range=(0.6, 1.6))
+    assert capped.transform.s <= 1.6  # a top 11x the prototype's: never above the range
 
 
 def test_rotation_symmetric_fit_finds_the_axis_of_a_slimmer_instance():

@@ -12,7 +12,10 @@ canonical frame to the gravity frame is then fitted robustly:
   used. The base stands on the support plane (height ``floor_z`` in the gravity frame), so
   ``z = s z_c + floor_z`` gives the scale ``s`` (1-point RANSAC, least-squares refit; with
   ``top_height``, the prototype's height, the observed top - the 99.5th percentile of the heights -
-  over it instead: matched heights lean towards the prototype's proportions, the top does not), then the axis
+  over it instead: matched heights lean towards the prototype's proportions, the top does not; a
+  top that would need a scale above ``scale_range`` means something taller joined the segment,
+  and the matched heights decide after all: bowl visible PCK@2cm 0.833 -> 0.846 on 80 tuning
+  frames, can and bottle unchanged), then the axis
   position ``c`` minimises ``sum (|p_xy - c| - k s r_c)^2`` (Gauss-Newton from a start behind the
   visible surface) with ``k`` the instance's radius over its height proportion, fitted too
   (``free_radius``; within ``[0.4, 2.5]``: the prototype's radius is one instance's, and cans
@@ -79,9 +82,13 @@ def _fit_axis_and_scale(points: np.ndarray, canonical: np.ndarray, threshold: fl
     usable = z_c > 1e-3
     if usable.sum() < 3:
         raise InputError("alignment: fewer than 3 observed points match above the base; cannot fit the scale")
+    s = None
     if top_height is not None:
-        s = float(np.clip(np.percentile(dz, 99.5) / top_height, *s_range))
-    else:
+        s = float(np.percentile(dz, 99.5) / top_height)
+        # a top above the largest instance: something taller joined the segment; the matched
+        # heights say more then
+        s = None if s > s_range[1] else max(s, s_range[0])
+    if s is None:
         candidates = np.clip(dz[usable] / z_c[usable], *s_range)
         picks = candidates[rng.choice(len(candidates), size=min(len(candidates), 64), replace=False)]
         counts = [(np.abs(dz - s * z_c) < threshold).sum() for s in picks]
