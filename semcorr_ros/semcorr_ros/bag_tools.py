@@ -27,6 +27,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from semcorr_core.atomic_file import atomic_path
 from semcorr_core.bags.read import BagFrames, read_bag_frames
 from semcorr_core.bags.topics import BagTopics
 from semcorr_core.data.sensor_msgs import stamp_to_ns
@@ -58,9 +59,8 @@ def use_fast_heartbeat(env=None) -> Optional[str]:
         return env["FASTDDS_DEFAULT_PROFILES_FILE"]
     path = Path(tempfile.gettempdir()) / f"semcorr_fast_heartbeat_{os.getuid()}.xml"
     if not path.is_file() or path.read_text() != FAST_HEARTBEAT_PROFILE:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(FAST_HEARTBEAT_PROFILE)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            tmp.write_text(FAST_HEARTBEAT_PROFILE)
     env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(path)
     return str(path)
 

@@ -107,7 +107,7 @@ def test_atomic_write_keeps_previous_file_on_crash(tmp_path: Path, monkeypatch: 
     before = path.read_bytes()
 
     def crash(obj, f, *args, **kwargs):
-        f.write(b"partial garbage")
+        Path(f).write_bytes(b"partial garbage")  # torch.save writes to the temporary path
         raise KeyboardInterrupt("killed mid-write")
 
     monkeypatch.setattr(ckpt_mod.torch, "save", crash)

@@ -32,6 +32,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from semcorr_core.atomic_file import atomic_path
 from semcorr_core.errors import BackendError
 
 __all__ = ["BACKENDS", "PRECISIONS", "check_precision", "EmbeddingBackend", "TorchBackend", "OnnxRuntimeBackend",
@@ -131,14 +132,8 @@ def _cached_onnx(bundle, cache_dir: Path) -> Path:
     except OSError:  # a read-only home (containers): a private folder for this process
         cache_dir = Path(tempfile.mkdtemp(prefix="semcorr-onnx-"))
         path = cache_dir / path.name
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".onnx.tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:  # a concurrent reader sees the old state or the whole file
         export_onnx(bundle.build_model("cpu"), tmp)
-        os.replace(tmp, path)  # atomic: a concurrent reader sees the old state or the whole file
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

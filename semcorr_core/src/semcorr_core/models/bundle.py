@@ -12,7 +12,6 @@ The file is a ``torch.save`` dictionary of tensors, strings and numbers only, re
 from __future__ import annotations
 
 import datetime as _dt
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import yaml
 from torch import nn
 
 from semcorr_core import __version__
+from semcorr_core.atomic_file import atomic_path
 from semcorr_core.errors import InputError, ModelFileError
 
 BUNDLE_FORMAT = "semcorr-bundle"
@@ -120,9 +120,8 @@ def save_bundle(path: str | Path, bundle: ModelBundle) -> Path:
         "prototype": bundle.prototype.to_dict(),
         "metadata": meta,
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
     return path
 
 

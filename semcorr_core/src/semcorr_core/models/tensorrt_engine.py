@@ -19,13 +19,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import torch
 
+from semcorr_core.atomic_file import atomic_path
 from semcorr_core.errors import BackendError
 from semcorr_core.models.backends import EmbeddingBackend, check_precision
 
@@ -141,14 +141,8 @@ def build_serialized_engine(onnx_path: str | os.PathLike, precision: str, profil
 
 def write_engine_file(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temporary file beside it, then a rename)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".engine.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)  # a concurrent reader sees the old file or the whole new one
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp:  # a concurrent reader sees the old file or the whole new one
+        tmp.write_bytes(data)
 
 
 def load_or_build_engine(key: EngineKey, build: Callable[[], bytes], deserialize: Callable[[bytes], Any],

@@ -34,7 +34,6 @@ from __future__ import annotations
 import os
 import random
 import re
-import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +44,7 @@ import torch
 from torch import nn
 
 import semcorr_core
+from semcorr_core.atomic_file import atomic_path
 from semcorr_core.errors import InputError
 from semcorr_core.training.config import _canonical, config_hash as _config_hash
 
@@ -173,19 +173,6 @@ def checkpoint_path(directory: PathLike, epoch: int) -> Path:
     return Path(directory) / f"checkpoint_e{int(epoch):04d}.pt"
 
 
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def save_checkpoint(
     path: PathLike,
     *,
@@ -235,17 +222,8 @@ def save_checkpoint(
         "config_hash": config_hash,
         "extra": dict(extra) if extra is not None else {},
     }
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _fsync_dir(target.parent)
+    with atomic_path(target, fsync=True) as tmp:
+        torch.save(payload, tmp)
     return target
 
 

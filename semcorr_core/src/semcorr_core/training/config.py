@@ -39,6 +39,7 @@ from typing import Any, Iterable, Mapping, Sequence, Union
 
 import yaml
 
+from semcorr_core.atomic_file import atomic_path
 from semcorr_core.errors import InputError
 
 __all__ = [
@@ -360,11 +361,6 @@ def dump_config(cfg: Mapping[str, Any], path: PathLike) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(_canonical(cfg, "", json_safe=False), sort_keys=False, default_flow_style=False, allow_unicode=True)
-    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
-    try:
+    with atomic_path(p) as tmp:
         tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, p)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return p

@@ -61,6 +61,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from semcorr_core.atomic_file import atomic_path
 from semcorr_core.errors import SemcorrError
 from semcorr_core.training.checkpoint import (
     checkpoint_path,
@@ -378,9 +379,8 @@ class _ScalarLog:
                 continue  # a line cut by the crash
             if isinstance(record, dict) and int(record.get("step", 0)) <= step:
                 kept.append(line)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
-        os.replace(tmp, self.path)
+        with atomic_path(self.path) as tmp:
+            tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
 
     def write(self, kind: str, step: int, epoch: int, scalars: Mapping[str, float]) -> None:
         record = {"kind": kind, "epoch": epoch, "step": step, **{k: float(v) for k, v in scalars.items()}}
