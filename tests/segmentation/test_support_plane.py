@@ -167,10 +167,15 @@ def test_a_far_noisy_floor_is_not_an_object():
     assert adaptive.masks == []
 
 
-def test_footprint_join_shared_cells_versus_touching_cells():
+def _join(points, pieces, touch_gap=1.5, standing_height=0.08):
+    """Footprint joining on a plane z = 0 (heights = z), 1.5 cm cells, the segmenter's fractions."""
     from semcorr_core.segmentation.support_plane import _join_by_footprint
 
-    normal = np.array([0.0, 0.0, 1.0])  # plane z = 0: the top-down view is x, y
+    return _join_by_footprint(points, pieces, np.array([0.0, 0.0, 1.0]), 0.015, 2, 0.7, 0.3, touch_gap,
+                              points[:, 2], standing_height)
+
+
+def test_footprint_join_shared_cells_versus_touching_cells():
     rng = np.random.default_rng(0)
     big = np.c_[rng.uniform(0.0, 0.10, (1000, 2)), np.full(1000, 0.05)]  # 10 x 10 cm footprint
     # a piece half the size whose footprint starts 1 cm past the big one's edge: cells touch only
@@ -178,33 +183,35 @@ def test_footprint_join_shared_cells_versus_touching_cells():
     # the same piece inside the big one's footprint (a mug's inside, a chair's legs): cells shared
     inside = np.c_[rng.uniform(0.02, 0.07, (500, 2)), np.full(500, 0.02)]
     pieces = np.r_[np.zeros(1000, int), np.ones(500, int)]
-    apart = _join_by_footprint(np.r_[big, beside], pieces, normal, 0.015, 2, 0.7, 0.3, 1.5)
+    apart = _join(np.r_[big, beside], pieces)
     assert len(np.unique(apart)) == 2  # 500 > 0.3 x 1000: a neighbour, not a fragment
-    joined = _join_by_footprint(np.r_[big, inside], pieces, normal, 0.015, 2, 0.7, 0.3, 1.5)
+    joined = _join(np.r_[big, inside], pieces)
     assert len(np.unique(joined)) == 1  # 500 <= 0.7 x 1000 and in its footprint
-    fragment = _join_by_footprint(np.r_[big, beside[:250]], pieces[:1250], normal, 0.015, 2, 0.7, 0.3, 1.5)
+    fragment = _join(np.r_[big, beside[:250]], pieces[:1250])
     assert len(np.unique(fragment)) == 1  # 250 <= 0.3 x 1000: a fragment that came loose
 
 
-def test_footprint_join_needs_touching_surfaces():
-    from semcorr_core.segmentation.support_plane import _join_by_footprint
-
-    normal = np.array([0.0, 0.0, 1.0])
+def test_footprint_join_needs_touching_surfaces_for_pieces_standing_side_by_side():
     rng = np.random.default_rng(1)
-    big = np.c_[rng.uniform(0.0, 0.10, (1000, 2)), np.full(1000, 0.05)]
-    # a small piece 1 cm beside the big one in the top-down view (cells touch; diagonally 1.4-1.8 cm
-    # from its points) but 4 cm higher: its surface is > 1.5 cells (2.25 cm) from the big one's: a
-    # neighbour, not a fragment
-    high = np.c_[rng.uniform(0.11, 0.16, (250, 2)), np.full(250, 0.09)]
+    big = np.c_[rng.uniform(0.0, 0.10, (1000, 2)), np.full(1000, 0.05)]  # stands on the plane (5 cm)
+    # a small piece standing on the plane 1 cm beside it in the top-down view (cells touch;
+    # diagonally 1.4-1.8 cm from its points) but near the floor, 4 cm below the big one's surface:
+    # > 1.5 cells (2.25 cm) away in 3D, a neighbour
+    floor_level = np.c_[rng.uniform(0.11, 0.16, (250, 2)), rng.uniform(0.0, 0.01, 250)]
     pieces = np.r_[np.zeros(1000, int), np.ones(250, int)]
-    assert len(np.unique(_join_by_footprint(np.r_[big, high], pieces, normal, 0.015, 2, 0.7, 0.3, 1.5))) == 2
-    # the same at the big one's height: the gap is < 1.5 cells, it joins
-    low = high.copy()
-    low[:, 2] = 0.05
-    assert len(np.unique(_join_by_footprint(np.r_[big, low], pieces, normal, 0.015, 2, 0.7, 0.3, 1.5))) == 1
-    # with a 0.5-cell gap allowed it stays apart
-    assert len(np.unique(_join_by_footprint(np.r_[big, low], pieces, normal, 0.015, 2, 0.7, 0.3, 0.5))) == 2
+    assert len(np.unique(_join(np.r_[big, floor_level], pieces))) == 2
+    # at the big one's height: < 1.5 cells apart, a fragment that joins; with 0.5 cells it stays
+    level = floor_level.copy()
+    level[:, 2] = 0.05
+    assert len(np.unique(_join(np.r_[big, level], pieces))) == 1
+    assert len(np.unique(_join(np.r_[big, level], pieces, touch_gap=0.5))) == 2
+    # the same piece high above the plane (a chair's back over its legs): stacked, not standing
+    # beside the big one, so the 3D gap does not count and it joins as a fragment
+    stacked = floor_level.copy()
+    stacked[:, 2] = 0.30
+    assert len(np.unique(_join(np.r_[big, stacked], pieces))) == 1
+    assert len(np.unique(_join(np.r_[big, stacked], pieces, standing_height=0.5))) == 2
     cam = PinholeCamera.from_fov(64, 48, 60.0)
-    for bad in ({"touch_gap": -1.0}, {"touch_gap": float("nan")}):
+    for bad in ({"touch_gap": -1.0}, {"touch_gap": float("nan")}, {"standing_height": -0.01}):
         with pytest.raises(InputError):
             segment_objects(np.ones((48, 64), np.float32), cam, **bad)
