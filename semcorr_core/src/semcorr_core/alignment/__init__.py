@@ -5,11 +5,15 @@
 * :mod:`.prototype` - correspondences from point embeddings to the bundle's dense canonical
   prototype, and the robust fit of the canonical -> gravity-frame transform (a rotation-symmetric
   category gets an axis + scale fit instead, since its heading carries no information).
+* :mod:`.body_axis` - the axis of a round body with one symmetry-breaking part (the mug) from
+  the matches on the body, after the similarity fit.
 """
 
+from semcorr_core.alignment.body_axis import BodyProfile, body_radius_profile, refine_body_axis
 from semcorr_core.alignment.prototype import (
     PrototypeAlignment,
     align_to_prototype,
+    fit_axis_position,
     prototype_correspondences,
 )
 from semcorr_core.alignment.upright import UprightRansacResult, fit_upright_similarity, ransac_upright_similarity
@@ -21,4 +25,8 @@ __all__ = [
     "prototype_correspondences",
     "align_to_prototype",
     "PrototypeAlignment",
+    "fit_axis_position",
+    "BodyProfile",
+    "body_radius_profile",
+    "refine_body_axis",
 ]

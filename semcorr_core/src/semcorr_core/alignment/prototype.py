@@ -35,7 +35,7 @@ from semcorr_core.alignment.upright import ransac_upright_similarity
 from semcorr_core.errors import InputError
 from semcorr_core.geometry.similarity import SimilarityTransform
 
-__all__ = ["PrototypeAlignment", "prototype_correspondences", "align_to_prototype", "RADIUS_RATIO"]
+__all__ = ["PrototypeAlignment", "prototype_correspondences", "align_to_prototype", "fit_axis_position", "RADIUS_RATIO"]
 
 RADIUS_RATIO = (0.4, 2.5)
 """Range of the free radius proportion of a rotation-symmetric fit (instance radii over the
@@ -96,6 +96,23 @@ def _fit_axis_and_scale(points: np.ndarray, canonical: np.ndarray, threshold: fl
         inl = np.abs(dz - s * z_c) < threshold
         if inl.sum() >= 3:
             s = float(np.clip((dz[inl] @ z_c[inl]) / max(z_c[inl] @ z_c[inl], 1e-12), *s_range))
+    return fit_axis_position(points, r_c, z_c, s, threshold, floor_z, free_radius=free_radius,
+                             radius_ratio=radius_ratio)
+
+
+def fit_axis_position(points: np.ndarray, radius: np.ndarray, height: np.ndarray, s: float, threshold: float,
+                      floor_z: float, *, free_radius: bool = False, radius_ratio: tuple[float, float] = RADIUS_RATIO
+                      ) -> tuple[SimilarityTransform, np.ndarray, float]:
+    """Where the vertical axis of a surface of revolution stands, from ``(N, 3)`` observed
+    ``points`` (gravity frame) matched to canonical ``radius`` and ``height`` ``(N,)`` at scale
+    ``s``: the axis ``c`` minimising ``sum (|p_xy - c| - k s r_c)^2`` over the points whose height
+    agrees (``threshold`` metres), Gauss-Newton from a start behind the visible surface, gross
+    outliers dropped once; ``k`` (the instance's radii over its height proportion) fitted too with
+    ``free_radius``, within ``radius_ratio``. Returns (transform with R = I and the origin on the
+    axis at ``floor_z``, (N,) residuals in the (r, z) sense, k). Raises :class:`InputError` when
+    fewer than 3 points stay consistent."""
+    r_c, z_c = np.asarray(radius, dtype=np.float64), np.asarray(height, dtype=np.float64)
+    dz = points[:, 2] - floor_z
     rho = s * r_c
     xy = points[:, :2]
     # the visible surface is the camera side (gravity-frame -x); the axis lies behind it

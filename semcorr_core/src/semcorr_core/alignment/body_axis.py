@@ -1,0 +1,93 @@
+"""The axis of a round body with one part that breaks its symmetry (a mug and its handle).
+
+The upright similarity fit (:mod:`.upright`) places a mug with one scale for its radius and its
+height, so a mug wider or slimmer than the prototype's proportions gets its axis a few
+millimetres off, and every keypoint with it (the rim centre, the bottom centre, the handle). The
+body alone is a surface of revolution: the points matched to it fix the axis the way the
+rotation-symmetric categories' fit does (:func:`~semcorr_core.alignment.prototype.fit_axis_position`,
+radius proportion free), while heading and scale stay those of the similarity fit.
+
+Which matches are on the body: canonical frames put the symmetry-breaking part on the +x side
+(MISSION: the mug's handle at +x), so the body's radius at each height is read off the prototype's
+-x half (:func:`body_radius_profile`), and a match farther from the axis than that (plus a margin)
+is on the part. Measured on 80 tuning frames (seeds 7 and 3, 0-4 distractors): mug visible
+median 0.58 -> 0.44 cm and 0.64 -> 0.55 cm, occluded PCK@2cm 0.805 -> 0.829 and 0.799 -> 0.802,
+visible PCK@2cm and flips unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from semcorr_core.alignment.prototype import fit_axis_position
+from semcorr_core.errors import InputError
+from semcorr_core.geometry.similarity import SimilarityTransform
+
+__all__ = ["BodyProfile", "body_radius_profile", "refine_body_axis"]
+
+
+class BodyProfile(NamedTuple):
+    """Body radius per height bin of a canonical shape: ``edges`` ``(B + 1,)`` heights, ``radius``
+    ``(B,)`` (NaN where the -x half has no point in the bin)."""
+
+    edges: np.ndarray
+    radius: np.ndarray
+
+    def at(self, height: np.ndarray) -> np.ndarray:
+        """Body radius at each of ``height`` (the nearest bin at the ends)."""
+        i = np.clip(np.digitize(height, self.edges) - 1, 0, len(self.radius) - 1)
+        return self.radius[i]
+
+
+def body_radius_profile(points: np.ndarray, bins: int = 20) -> BodyProfile:
+    """:class:`BodyProfile` of the canonical ``(M, 3)`` ``points`` (z up the axis): per height bin,
+    the largest distance from the axis among the points with x < 0 (the side without the part)."""
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] != 3 or len(pts) < 2 or not np.isfinite(pts).all():
+        raise InputError(f"body_radius_profile: points must be finite (M, 3) with M >= 2, got {pts.shape}")
+    if int(bins) < 1:
+        raise InputError(f"bins must be >= 1, got {bins}")
+    edges = np.linspace(pts[:, 2].min(), pts[:, 2].max(), int(bins) + 1)
+    half = pts[pts[:, 0] < 0]
+    r = np.hypot(half[:, 0], half[:, 1])
+    i = np.clip(np.digitize(half[:, 2], edges) - 1, 0, int(bins) - 1)
+    radius = np.full(int(bins), np.nan)
+    for b in np.unique(i):
+        radius[b] = r[i == b].max()
+    return BodyProfile(edges, radius)
+
+
+def refine_body_axis(points: np.ndarray, canonical: np.ndarray, transform: SimilarityTransform, floor_z: float,
+                     threshold: float, profile: BodyProfile, *, margin: float = 0.002, min_points: int = 30,
+                     max_shift: float = 0.3) -> SimilarityTransform:
+    """``transform`` (canonical -> gravity frame, upright) with its origin moved onto the axis of
+    the observed body (module docstring); heading and scale unchanged.
+
+    points: ``(N, 3)`` observed, gravity frame; canonical: ``(N, 3)`` their matched canonical
+    coordinates. A match is on the body when its canonical radius is within ``1.05 x`` the profile
+    plus ``margin`` (canonical metres) and it is above the lowest tenth of the height (the base).
+    The input comes back unchanged when fewer than ``min_points`` matches are on the body, the axis
+    fit fails, or it would move the origin by more than ``max_shift`` x the scaled body radius (a
+    wrong fit is worse than none)."""
+    pts = np.asarray(points, dtype=np.float64)
+    can = np.asarray(canonical, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] != 3 or can.shape != pts.shape:
+        raise InputError(f"refine_body_axis: points and canonical must both be (N, 3), got {pts.shape} and {can.shape}")
+    top = float(profile.edges[-1])
+    r_c = np.hypot(can[:, 0], can[:, 1])
+    body_r = profile.at(can[:, 2])
+    body = np.isfinite(body_r) & (r_c <= 1.05 * np.nan_to_num(body_r) + margin) & (can[:, 2] > 0.1 * top)
+    if int(body.sum()) < min_points:
+        return transform
+    R, t, s = transform
+    try:
+        axis, _, _ = fit_axis_position(pts[body], r_c[body], can[body, 2], float(s), threshold, floor_z,
+                                       free_radius=True, radius_ratio=(0.7, 1.4))
+    except InputError:
+        return transform
+    new_t = np.array([axis.t[0], axis.t[1], t[2]])
+    if np.linalg.norm(new_t[:2] - np.asarray(t)[:2]) > max_shift * float(s) * float(np.nanmax(profile.radius)):
+        return transform
+    return SimilarityTransform(np.asarray(R), new_t, float(s))
