@@ -59,9 +59,10 @@ def test_axis_moves_onto_the_observed_body_heading_and_scale_kept():
     pts, canon, Rz = _observed(rng, centre, s, 1.15, 0.4)
     start = SimilarityTransform(Rz, np.array([0.49, 0.105, -0.3]), s)  # the similarity fit, 11 mm off
     out = refine_body_axis(pts, canon, start, -0.3, 0.01, prof)
-    np.testing.assert_allclose(out.t[:2], centre, atol=1e-6)
-    assert out.t[2] == -0.3 and out.s == s
-    np.testing.assert_allclose(out.R, Rz)
+    np.testing.assert_allclose(out.transform.t[:2], centre, atol=1e-6)
+    assert out.transform.t[2] == -0.3 and out.transform.s == s
+    np.testing.assert_allclose(out.transform.R, Rz)
+    assert out.radial_scale == pytest.approx(1.15, abs=1e-6)  # the body's radii over the prototype's
 
 
 def test_handle_matches_are_left_out_and_bad_cases_keep_the_input():
@@ -72,14 +73,17 @@ def test_handle_matches_are_left_out_and_bad_cases_keep_the_input():
     start = SimilarityTransform(Rz, np.array([0.495, 0.1, -0.3]), 1.0)
     # the handle's 60 matches lie outside the body profile and are left out; taken in (a profile
     # as wide as the handle) they pull the axis off
-    np.testing.assert_allclose(refine_body_axis(pts, canon, start, -0.3, 0.01, prof).t[:2], centre, atol=1e-6)
+    np.testing.assert_allclose(refine_body_axis(pts, canon, start, -0.3, 0.01, prof).transform.t[:2], centre,
+                               atol=1e-6)
     wide = prof._replace(radius=np.full_like(prof.radius, 0.07))
-    assert np.linalg.norm(refine_body_axis(pts, canon, start, -0.3, 0.01, wide).t[:2] - centre) > 1e-4
+    assert np.linalg.norm(refine_body_axis(pts, canon, start, -0.3, 0.01, wide).transform.t[:2] - centre) > 1e-4
     # too few matches on the body: unchanged
     few = refine_body_axis(pts[:20], canon[:20], start, -0.3, 0.01, prof)
-    assert few is start
-    # an axis more than 0.3 body radii away from the start is not trusted
+    assert few.transform is start and few.radial_scale == 1.0
+    # an axis farther from the start than max_shift body radii is not trusted (5 cm here: 1.25 radii)
     far = SimilarityTransform(Rz, np.array([0.45, 0.1, -0.3]), 1.0)
-    assert refine_body_axis(pts, canon, far, -0.3, 0.01, prof, max_shift=0.3) is far
+    assert refine_body_axis(pts, canon, far, -0.3, 0.01, prof).transform is far
+    moved = refine_body_axis(pts, canon, far, -0.3, 0.01, prof, max_shift=2.0)
+    np.testing.assert_allclose(moved.transform.t[:2], centre, atol=1e-6)
     with pytest.raises(InputError):
         refine_body_axis(pts, canon[:, :2], start, -0.3, 0.01, prof)

@@ -9,7 +9,7 @@
   the matches on the body, after the similarity fit.
 """
 
-from semcorr_core.alignment.body_axis import BodyProfile, body_radius_profile, refine_body_axis
+from semcorr_core.alignment.body_axis import BodyAxis, BodyProfile, body_radius_profile, refine_body_axis
 from semcorr_core.alignment.prototype import (
     PrototypeAlignment,
     align_to_prototype,
@@ -26,6 +26,7 @@ __all__ = [
     "align_to_prototype",
     "PrototypeAlignment",
     "fit_axis_position",
+    "BodyAxis",
     "BodyProfile",
     "body_radius_profile",
     "refine_body_axis",
