@@ -111,8 +111,9 @@ class DetectedKeypoint:
 class DetectedObject:
     """pose: canonical -> camera similarity (R (3, 3), t (3,) metres, s). mask: (H, W) bool.
     canonical_map: (H, W, 3) canonical xyz of the object's pixels (NaN elsewhere). radial_scale:
-    for a rotation-symmetric category, the instance's radii over the prototype's after the scale
-    ``s`` (a wide can is the prototype stretched in x and y); 1 otherwise."""
+    for a rotation-symmetric category and a round body with a symmetry-breaking part (the mug), the
+    instance's radii over the prototype's after the scale ``s`` (a wide can is the prototype
+    stretched in x and y; keypoints off the axis follow it); 1 otherwise."""
 
     category: str
     instance_id: int
