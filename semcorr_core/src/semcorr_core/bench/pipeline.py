@@ -33,6 +33,7 @@ from semcorr_core.data.render import DepthNoiseConfig, RaycastRenderer, SceneCon
 from semcorr_core.data.rgbd import make_rgbd
 from semcorr_core.data.shapes import generate_shapes
 from semcorr_core.errors import InputError, SemcorrError
+from semcorr_core.models.dense2d_bundle import default_dense2d_path, load_dense2d_bundle
 from semcorr_core.metrics import heading_flipped, keypoint3d_errors, left_right_flip, pose_error
 from semcorr_core.pipeline import Detector, DetectorConfig
 
@@ -75,9 +76,19 @@ def _match(objects, gt_mask: np.ndarray):
     return best
 
 
-ABLATIONS = {"prior_only": {"observe": False}}
+ABLATIONS = {
+    "prior_only": {"observe": False},
+    "no_refinement": {"observe": False, "refine_body_axis": False},
+    "descriptors_3d": {"descriptors": "3d"},
+    "descriptors_2d": {"descriptors": "2d"},
+    "fused": {"descriptors": "fused"},
+}
 """Detector variants the bench can run on the same frames: ``prior_only`` places every keypoint
-by the category-level fit (no descriptor match on the observed surface)."""
+by the category-level fit (no descriptor match on the observed surface); ``no_refinement`` is the
+robust fit alone (RANSAC + Umeyama, or the axis fit of a round category: neither the mug's body
+axis nor keypoints found on the surface); ``descriptors_3d`` / ``descriptors_2d`` / ``fused``
+match points to the prototype with the 3D embeddings only, the 2D dense descriptors only, or both
+with square-root weights (:class:`~semcorr_core.pipeline.DetectorConfig` ``descriptors``)."""
 
 
 class PipelineScores:
@@ -157,7 +168,8 @@ class PipelineScores:
 def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundle_path: str | None = None,
                        n_instances: int = 20, gt_mask: bool = False, noise: bool = True,
                        ablations: tuple[str, ...] = (), backend: str = "auto",
-                       distractors: tuple[int, int] = (0, 4), precision: str = "fp32") -> dict:
+                       distractors: tuple[int, int] = (0, 4), precision: str = "fp32",
+                       dense2d_path: str | None = None) -> dict:
     """Run the detector on ``frames`` rendered frames and report the figures (module docstring);
     each of ``ablations`` (names in :data:`ABLATIONS`) runs on the same frames and reports its
     figures under ``ablations``. ``distractors``: per frame, drawn in this range (``(0, 0)``: the
@@ -168,12 +180,18 @@ def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundl
     if unknown:
         raise InputError(f"unknown ablation(s) {unknown}; known: {sorted(ABLATIONS)}")
     spec = get_category(category)
-    detector = Detector.for_category(spec.name, bundle_path, backend=backend, config=DetectorConfig(seed=seed),
-                                     precision=precision)
+    config = DetectorConfig(seed=seed)
+    configs = {name: replace(config, **ABLATIONS[name]) for name in ablations}
+    dense2d = None
+    if any(c.descriptors != "3d" for c in [config, *configs.values()]):
+        dense2d = load_dense2d_bundle(dense2d_path if dense2d_path is not None else default_dense2d_path(spec.name),
+                                      category=spec.name)
+    detector = Detector.for_category(spec.name, bundle_path, backend=backend, config=config, precision=precision,
+                                     dense2d=dense2d)
     variants = {"main": detector}
     for name in ablations:
         variants[name] = Detector(detector.bundle, device=detector.device, backend=detector.backend.name,
-                                  config=replace(detector.config, **ABLATIONS[name]), precision=precision)
+                                  config=configs[name], precision=precision, dense2d=dense2d)
     shapes = generate_shapes(spec.name, n_instances, TEST_SEED_OFFSET + 1000 + seed)
     lo, hi = (int(x) for x in distractors)
     if not 0 <= lo <= hi:
@@ -213,6 +231,9 @@ def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundl
         "pipeline", category=spec.name, frames=frames, seed=seed, noise=noise,
         masks="ground truth" if gt_mask else "segmenter", distractors=[lo, hi],
         backend=detector.backend.name, backend_reason=detector.backend.reason, precision=precision,
+        descriptors=config.descriptors,
+        dense2d=None if dense2d is None else {"config_hash": dense2d.metadata.get("config_hash"),
+                                              "validation": dense2d.metadata.get("validation")},
         **scores["main"].figures(gt, vis, names),
         ablations={name: scores[name].figures(gt, vis, names) for name in ablations},
         targets={"visible": "median <= 0.01 m, pck3d_2cm >= 0.90", "occluded": "pck3d_2cm >= 0.75",

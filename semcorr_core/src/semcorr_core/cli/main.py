@@ -85,6 +85,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         from semcorr_core.training.embed3d import train_embed3d
 
         summary = train_embed3d(cfg)
+    elif args.task == "dense2d":
+        from semcorr_core.training.dense2d import train_dense2d
+
+        summary = train_dense2d(cfg)
+        print(f"validation (held-out instances): {summary.get('validation')}")
     else:  # argparse restricts choices
         raise SemcorrError(f"unknown training task {args.task!r}")
     if "bundle" in summary:
@@ -189,7 +194,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         report = run_pipeline_bench(args.category, args.frames, args.seed,
                                     bundle_path=None if args.bundle is None else str(args.bundle),
                                     gt_mask=args.gt_mask, noise=not args.no_noise, ablations=tuple(args.ablation),
-                                    backend=args.backend, distractors=args.distractors, precision=args.precision)
+                                    backend=args.backend, distractors=args.distractors, precision=args.precision,
+                                    dense2d_path=None if args.dense2d is None else str(args.dense2d))
     elif args.what == "export":
         from semcorr_core.bench.export import run_export_bench
 
@@ -387,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_synth)
 
     t = sub.add_parser("train", help="train a model from layered YAML configs; key=value overrides win")
-    t.add_argument("task", choices=["embed3d"])
+    t.add_argument("task", choices=["embed3d", "dense2d"])
     t.add_argument("--config", action="append", required=True, type=Path,
                    help="YAML config (repeatable; later files win; a file may name `_base_`)")
     t.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
@@ -432,9 +438,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pipeline: embedding network precision (fp16 on a CPU: torch emulates it, slowly)")
     b.add_argument("--distractors", type=_int_range, default=(0, 4),
                    help="pipeline: distractor objects per frame, MIN,MAX (0,0: the one-object latency)")
-    b.add_argument("--ablation", action="append", default=[], choices=["prior_only"],
+    b.add_argument("--ablation", action="append", default=[],
+                   choices=["prior_only", "no_refinement", "descriptors_3d", "descriptors_2d", "fused"],
                    help="pipeline: also run this detector variant on the same frames (repeatable); prior_only = "
-                        "keypoints by the category-level fit alone")
+                        "keypoints by the category-level fit alone; no_refinement = the robust fit alone; "
+                        "descriptors_3d / descriptors_2d / fused = match with 3D embeddings, 2D dense "
+                        "descriptors, or both fused")
+    b.add_argument("--dense2d", type=Path, default=None,
+                   help="pipeline: 2D descriptor model for the 2D / fused variants (default the shipped one)")
     b.add_argument("--instances", type=int, default=12, help="held-out test instances (embed3d)")
     b.add_argument("--partial-views", type=int, default=4, help="single views rendered per test instance (embed3d)")
     b.add_argument("--rotation", choices=["z", "so3"], default="z",

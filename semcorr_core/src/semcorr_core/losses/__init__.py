@@ -18,6 +18,11 @@ Seed 004 (Jamais Vu) - canonical prototype and dense canonical coordinates:
 * :mod:`.local_alignment` - Eq. 6, local geometric alignment with kNN (canonical) and
   pseudo-geodesic (posed) neighbourhoods.
 
+2D dense descriptors (issue #4):
+
+* :mod:`.pixel_contrastive` - InfoNCE between pixels of two crops of different instances,
+  positives from the renderer's exact canonical correspondences.
+
 Every function takes batched torch tensors, works on their device and raises
 :class:`semcorr_core.errors.InputError` on bad input.
 """
@@ -26,6 +31,7 @@ from semcorr_core.losses.canonical_ce import DenseCanonicalCrossEntropy, canonic
 from semcorr_core.losses.hard_negatives import mine_hard_negatives
 from semcorr_core.losses.keypoint_ce import KeypointCrossEntropy, keypoint_ce_loss, keypoint_logits
 from semcorr_core.losses.keypoint_retrieval import KeypointRetrieval, keypoint_retrieval_loss, keypoint_retrieval_targets
+from semcorr_core.losses.pixel_contrastive import pixel_contrastive_loss
 from semcorr_core.losses.local_alignment import LocalAlignmentResiduals, knn_neighbourhoods, local_alignment_loss
 from semcorr_core.losses.procrustes_prototype import (
     ProcrustesPrototype,
@@ -48,6 +54,7 @@ from semcorr_core.losses.push import (
 )
 
 __all__ = [
+    "pixel_contrastive_loss",
     # CPNet (seed 000)
     "pull_loss",
     "geodesic_push_loss",

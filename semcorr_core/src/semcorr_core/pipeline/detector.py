@@ -6,9 +6,11 @@ Stages (each timed in :attr:`Detections.timings_ms`):
    the supplied instance mask (the plane is still fitted on the pixels outside it);
 2. ``embed`` - per object: its points in the gravity frame of the plane
    (:func:`~semcorr_core.geometry.gravity_frame`), ``n_points`` of them spread evenly, through the
-   bundle's embedding network (input normalised exactly as in training);
-3. ``align`` - nearest dense-prototype embedding per point -> canonical coordinates -> robust
-   canonical-to-gravity transform (:func:`semcorr_core.alignment.align_to_prototype`);
+   bundle's embedding network (input normalised exactly as in training); ``embed2d`` (when
+   ``DetectorConfig.descriptors`` asks for them): the object's square RGB-D crop through the 2D
+   dense descriptor network, its descriptors sampled at those points' pixels;
+3. ``align`` - nearest dense-prototype descriptor per point (3D, 2D or the two fused) -> canonical
+   coordinates -> robust canonical-to-gravity transform (:func:`semcorr_core.alignment.align_to_prototype`);
 4. ``keypoints`` - prototype keypoints through the pose (the category-level prior), then found on
    the observed surface by their learned descriptors where the two agree
    (:func:`semcorr_core.keypoints.observe_keypoints`), into the camera, visibility by z-test,
@@ -33,18 +35,25 @@ from semcorr_core.alignment import align_to_prototype, prototype_correspondences
 from semcorr_core.alignment.body_axis import body_radius_profile, refine_body_axis
 from semcorr_core.data.categories import get_category
 from semcorr_core.data.rgbd import RGBDFrame
-from semcorr_core.errors import InputError
+from semcorr_core.data.object_crop import crop_box, crop_inputs, sample_crop_map
+from semcorr_core.errors import InputError, ModelFileError
 from semcorr_core.geometry import gravity_frame
 from semcorr_core.geometry.sampling import voxel_subsample
 from semcorr_core.geometry.similarity import SimilarityTransform
 from semcorr_core.keypoints import observe_keypoints, place_keypoints
 from semcorr_core.models.backends import make_backend
 from semcorr_core.models.bundle import ModelBundle, default_bundle_path, load_bundle
+from semcorr_core.models.dense2d_bundle import (Dense2DBundle, default_dense2d_path, load_dense2d_bundle,
+                                                prototype_fingerprint)
+from semcorr_core.models.fusion import fuse_descriptors
 from semcorr_core.segmentation import SupportPlane, fit_support_plane, segment_objects
 from semcorr_core.training.embed3d import normalise_clouds
 
-__all__ = ["DetectorConfig", "DetectedKeypoint", "DetectedObject", "Detections", "Detector", "FrameSegments",
+__all__ = ["DESCRIPTOR_MODES", "DetectorConfig", "DetectedKeypoint", "DetectedObject", "Detections", "Detector", "FrameSegments",
            "segment_frame"]
+
+
+DESCRIPTOR_MODES = ("3d", "2d", "fused")
 
 
 @dataclass(frozen=True)
@@ -69,7 +78,11 @@ class DetectorConfig:
     a round body and a symmetry-breaking part (the mug) takes its axis from the points matched to
     the body, and its radius proportion for the keypoints off the axis
     (:func:`~semcorr_core.alignment.body_axis.refine_body_axis`; mug visible PCK@2cm 0.893 -> 0.925
-    on 80 tuning frames). seed: sampling and RANSAC."""
+    on 80 tuning frames). descriptors: what the points are matched to the dense prototype with:
+    ``3d`` the per-point embeddings, ``2d`` the 2D dense descriptors of the object's crop
+    (:mod:`semcorr_core.models.dense2d`; keypoint observation then stays off: the 2D model has no
+    keypoint descriptors), ``fused`` both with square-root weights (:func:`~semcorr_core.models.fusion.fuse_descriptors`,
+    ``fusion_weight_2d`` for the 2D part). seed: sampling and RANSAC."""
 
     n_points: int = 1024
     ransac_threshold: float = 0.08
@@ -90,7 +103,15 @@ class DetectorConfig:
     min_explained: float = 0.4
     min_inlier_fraction: float = 0.0
     refine_body_axis: bool = True
+    descriptors: str = "3d"
+    fusion_weight_2d: float = 0.5
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.descriptors not in DESCRIPTOR_MODES:
+            raise InputError(f"descriptors must be one of {DESCRIPTOR_MODES}, got {self.descriptors!r}")
+        if not 0.0 <= float(self.fusion_weight_2d) <= 1.0:
+            raise InputError(f"fusion_weight_2d must be in [0, 1], got {self.fusion_weight_2d}")
 
 
 @dataclass
@@ -186,11 +207,14 @@ class Detector:
     """Category-level keypoint detector for one category bundle (see the module docstring)."""
 
     def __init__(self, bundle: ModelBundle, *, device: str | torch.device = "cpu", backend: str = "auto",
-                 config: DetectorConfig = DetectorConfig(), precision: str = "fp32") -> None:
+                 config: DetectorConfig = DetectorConfig(), precision: str = "fp32",
+                 dense2d: Optional[Dense2DBundle] = None) -> None:
         """backend: the embedding network's runtime, one of
         :data:`~semcorr_core.models.backends.BACKENDS` (``auto``: onnxruntime where it serves
         ``device``, else torch; :attr:`backend` tells which runs and why). precision: fp32 or
-        fp16 (:func:`~semcorr_core.models.backends.make_backend`)."""
+        fp16 (:func:`~semcorr_core.models.backends.make_backend`). dense2d: the 2D descriptor
+        model trained against ``bundle``'s prototype; needed when ``config.descriptors`` is
+        ``2d`` or ``fused`` (it runs in torch on ``device``)."""
         if bundle.metadata.get("input_frame", "gravity") != "gravity":
             raise InputError(f"bundle for {bundle.category!r} was not trained on gravity-aligned clouds; "
                              "the detector needs one that was (data.rotation=z)")
@@ -223,6 +247,40 @@ class Detector:
         # a round body with one part that breaks the symmetry (the mug's handle): its axis from the body
         self._body_profile = (body_radius_profile(self._dense)
                               if spec.symmetric_unless_seen and not self.rotation_symmetric else None)
+        self.dense2d, self._net2d, self._match_keys = None, None, self.dense_embeddings
+        if config.descriptors != "3d":
+            self._init_dense2d(dense2d)
+
+    def _init_dense2d(self, dense2d: Optional[Dense2DBundle]) -> None:
+        if dense2d is None:
+            raise InputError(f"descriptors={self.config.descriptors!r} needs a 2D descriptor model for "
+                             f"{self.category!r} (`semcorr train dense2d`), or descriptors='3d'")
+        if dense2d.category != self.category:
+            raise ModelFileError(f"the 2D descriptor model is for {dense2d.category!r}, the detector for {self.category!r}")
+        fingerprint = prototype_fingerprint(self.bundle.prototype)
+        if dense2d.prototype_fingerprint != fingerprint:
+            raise ModelFileError(f"the 2D descriptor model was trained against another {self.category} prototype "
+                                 f"({dense2d.prototype_fingerprint}, this bundle's is {fingerprint}): retrain it with "
+                                 "`semcorr train dense2d` and data.bundle naming this bundle")
+        if len(dense2d.dense_descriptors) != len(self._dense):
+            raise ModelFileError("the 2D descriptor model has not one descriptor per dense prototype point")
+        self.dense2d = dense2d
+        self._net2d = dense2d.build_model(self.device)
+        d2 = dense2d.dense_descriptors.to(self.device).float()
+        if self.config.descriptors == "2d":
+            self._match_keys = torch.nn.functional.normalize(d2, dim=-1)
+        else:
+            w = float(self.config.fusion_weight_2d)
+            self._match_keys = fuse_descriptors([d2, self.dense_embeddings], [w, 1.0 - w])
+
+    def _pixel_descriptors(self, frame: RGBDFrame, mask: np.ndarray, pixels: np.ndarray) -> torch.Tensor:
+        """``(N, D2)`` 2D descriptors at ``pixels`` ``(N, 2)`` (u, v) of the object ``mask``."""
+        d2 = self.dense2d
+        box = crop_box(mask, d2.crop_size, d2.crop_margin)
+        x = crop_inputs(frame.color, frame.depth, mask, box, frame.camera.fx)
+        with torch.no_grad():
+            feats = self._net2d(torch.as_tensor(x, device=self.device)[None])[0]
+        return sample_crop_map(feats, pixels.astype(np.float64), box)
 
     def free_space_violation(self, frame: RGBDFrame, obj: DetectedObject, tolerance: float) -> float:
         """Fraction of the fitted prototype surface of ``obj`` (dense points through its pose, radii
@@ -257,10 +315,17 @@ class Detector:
         return float(np.mean(np.isfinite(d)))
 
     @classmethod
-    def for_category(cls, category: str, bundle_path: Optional[str] = None, **kwargs) -> "Detector":
-        """Detector with ``bundle_path`` or the shipped default bundle of ``category``."""
+    def for_category(cls, category: str, bundle_path: Optional[str] = None, dense2d_path: Optional[str] = None,
+                     **kwargs) -> "Detector":
+        """Detector with ``bundle_path`` or the shipped default bundle of ``category``; with a
+        config asking for 2D descriptors, ``dense2d_path`` or the shipped 2D model."""
+        name = get_category(category).name
         path = bundle_path if bundle_path is not None else default_bundle_path(category)
-        return cls(load_bundle(path, category=get_category(category).name), **kwargs)
+        config = kwargs.get("config", DetectorConfig())
+        if config.descriptors != "3d" and "dense2d" not in kwargs:
+            kwargs["dense2d"] = load_dense2d_bundle(dense2d_path if dense2d_path is not None
+                                                    else default_dense2d_path(name), category=name)
+        return cls(load_bundle(path, category=name), **kwargs)
 
     def detect(self, frame: RGBDFrame) -> Detections:
         t0 = time.perf_counter()
@@ -304,9 +369,16 @@ class Detector:
         with torch.no_grad():
             emb = self.backend(normalise_clouds(sample))[0]
         timings["embed"] += (time.perf_counter() - t) * 1e3
+        query = emb
+        if self.dense2d is not None:
+            t = time.perf_counter()
+            rows, cols = np.nonzero(mask)
+            f2 = self._pixel_descriptors(frame, mask, np.column_stack([cols[sel], rows[sel]]))
+            w = float(cfg.fusion_weight_2d)
+            query = f2 if cfg.descriptors == "2d" else fuse_descriptors([f2, emb], [w, 1.0 - w])
+            timings["embed2d"] = timings.get("embed2d", 0.0) + (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
-        canonical, sim = prototype_correspondences(emb, self.dense_embeddings, self.dense_points,
-                                                   dense_normalized=True)
+        canonical, sim = prototype_correspondences(query, self._match_keys, self.dense_points, dense_normalized=True)
         diag = float(np.linalg.norm(np.ptp(pts_g[sel], axis=0)))
         try:
             fit = align_to_prototype(pts_g[sel], canonical, sim, threshold=cfg.ransac_threshold * diag,
@@ -331,7 +403,7 @@ class Detector:
         # the instance's radii (the mug's body axis fit; rotation-symmetric keypoints lie on the axis)
         keypoints = self.keypoints * np.array([fit.radial_scale, fit.radial_scale, 1.0])
         observed_xyz = None
-        if cfg.observe:
+        if cfg.observe and cfg.descriptors != "2d":
             fitted_g = fit.transform.apply(keypoints)
             size = float(s) * self._dense_diag  # the fitted object's bounding-box diagonal
             candidates = np.ones(len(self.keypoints), bool)
