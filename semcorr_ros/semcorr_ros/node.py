@@ -166,7 +166,7 @@ class PerceptionNode(Node):
 
         from semcorr_core.data.categories import get_category, parse_category_list
         from semcorr_core.errors import BackendError, SemcorrError, UnknownCategoryError
-        from semcorr_core.pipeline import Detector, MultiCategoryDetector
+        from semcorr_core.pipeline import Detector, DetectorConfig, MultiCategoryDetector
 
         device = self.cfg["device"]
         if device.startswith("cuda") and not torch.cuda.is_available():
@@ -183,16 +183,27 @@ class PerceptionNode(Node):
             raise ParameterError("model_bundle", f"{len(bundles)} bundle path(s) for {len(categories)} categories "
                                                  f"({', '.join(categories)}): give one per category, comma-separated, "
                                                  "or '' for the shipped ones")
+        models2d = [b.strip() or None for b in self.cfg["dense2d_model"].split(",")] if self.cfg["dense2d_model"] else []
+        if not models2d:
+            models2d = [None] * len(categories)
+        if len(models2d) != len(categories):
+            raise ParameterError("dense2d_model", f"{len(models2d)} path(s) for {len(categories)} categories: give one "
+                                                  "per category, comma-separated, or '' for the shipped ones")
+        config = DetectorConfig(descriptors=self.cfg["descriptors"])
         detectors = []
-        for category, bundle in zip(categories, bundles):
+        for category, bundle, model2d in zip(categories, bundles, models2d):
             try:
-                detectors.append(Detector.for_category(category, bundle, device=device, backend=self.cfg["backend"],
-                                                       precision=self.cfg["precision"]))
+                detectors.append(Detector.for_category(category, bundle, dense2d_path=model2d, device=device,
+                                                       backend=self.cfg["backend"], precision=self.cfg["precision"],
+                                                       config=config))
+                self.get_logger().info(f"{category}: matching with {detectors[-1].descriptors} descriptors")
             except UnknownCategoryError as e:
                 raise ParameterError("category", str(e)) from None
             except BackendError as e:
                 raise ParameterError("backend", str(e)) from None
             except (SemcorrError, OSError, RuntimeError) as e:
+                if "2D descriptor" in str(e):
+                    raise ParameterError("dense2d_model", f"cannot use the 2D descriptor model of {category}: {e}") from None
                 what = bundle or f"the shipped default bundle of {category}"
                 raise ParameterError("model_bundle", f"cannot load {what}: {e}") from None
         self.detector = MultiCategoryDetector(detectors)

@@ -82,6 +82,12 @@ def _backend(v) -> Optional[str]:
     return None if v in BACKENDS else f"must be one of {', '.join(BACKENDS)}, got {v!r}"
 
 
+def _descriptors(v) -> Optional[str]:
+    from semcorr_core.pipeline.detector import DESCRIPTOR_MODES
+
+    return None if v in DESCRIPTOR_MODES else f"must be one of {', '.join(DESCRIPTOR_MODES)}, got {v!r}"
+
+
 def _precision(v) -> Optional[str]:
     from semcorr_core.models.backends import PRECISIONS
 
@@ -113,6 +119,11 @@ PARAMETERS: tuple[Param, ...] = (
     Param("model_bundle", "", "Path of a semcorr model bundle for the category; with several categories one path "
           "per category, comma-separated in the same order; '' (or an empty entry) = the bundle shipped with "
           "semcorr_core."),
+    Param("descriptors", "auto", "What object points are matched to the category prototype with: auto (3D "
+          "embeddings and 2D dense descriptors fused where a 2D model made for the bundle exists, else 3D; the "
+          "log says which), 3d, 2d, fused.", _descriptors),
+    Param("dense2d_model", "", "Path of the 2D descriptor model paired with model_bundle (semcorr train dense2d); "
+          "one per category, comma-separated, like model_bundle; '' = the one shipped with semcorr_core."),
     Param("device", "cpu", "Torch device for inference: cpu, cuda or cuda:N.", _device),
     Param("backend", "auto", "Runtime of the embedding network: auto (TensorRT on CUDA when installed, else "
           "onnxruntime where it serves the device, else torch; the log says which and why), torch, onnxruntime, "

@@ -56,7 +56,7 @@ def test_parameter_checks():
     check_value("sync_slop_s", 0.02)
     check_value("sync_slop_s", 1)  # an int for a double is fine here (ROS itself rejects it; see below)
     for name, bad in [("sync_slop_s", 0.0), ("sync_slop_s", -1.0), ("qos_reliability", "fast"), ("qos_depth", 0),
-                      ("min_score", 1.5), ("device", "gpu"), ("backend", "tflite"), ("precision", "int8"), ("stall_timeout_s", 0.0), ("category", " "),
+                      ("min_score", 1.5), ("device", "gpu"), ("backend", "tflite"), ("precision", "int8"), ("descriptors", "rgb"), ("stall_timeout_s", 0.0), ("category", " "),
                       ("category", "mug,teapot"), ("category", "can,can"),
                       ("depth_scale", -0.001), ("publish_markers", "yes"), ("qos_depth", True)]:
         with pytest.raises(ParameterError, match=f"'{name}'"):
@@ -221,6 +221,7 @@ def test_running_node_declares_exactly_the_yaml_parameters(ros_in_process, domai
     (("-p", "model_bundle:=/nonexistent/mug.pt"), "'model_bundle'"),
     (("-p", "backend:=tensorrt"), "'backend': the tensorrt backend needs TensorRT"),
     (("-p", "backend:=onnxruntime", "-p", "precision:=fp16"), "'backend': onnxruntime runs the fp32 graph"),
+    (("-p", "descriptors:=2d", "-p", "dense2d_model:=/nonexistent/mug2d.pt"), "'dense2d_model'"),
     (("--params", "/nonexistent/params.yaml"), "parameter file not found"),
 ])
 def test_bad_parameter_exits_2_naming_it(domain_env, args, named):

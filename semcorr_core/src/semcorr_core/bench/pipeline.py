@@ -21,6 +21,7 @@ handle); per-stage latency medians; detection rate.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -183,9 +184,10 @@ def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundl
     config = DetectorConfig(seed=seed)
     configs = {name: replace(config, **ABLATIONS[name]) for name in ablations}
     dense2d = None
-    if any(c.descriptors != "3d" for c in [config, *configs.values()]):
-        dense2d = load_dense2d_bundle(dense2d_path if dense2d_path is not None else default_dense2d_path(spec.name),
-                                      category=spec.name)
+    path2d = dense2d_path if dense2d_path is not None else default_dense2d_path(spec.name)
+    explicit = any(c.descriptors in ("2d", "fused") for c in configs.values())
+    if explicit or dense2d_path is not None or Path(path2d).is_file():
+        dense2d = load_dense2d_bundle(path2d, category=spec.name)
     detector = Detector.for_category(spec.name, bundle_path, backend=backend, config=config, precision=precision,
                                      dense2d=dense2d)
     variants = {"main": detector}
@@ -231,7 +233,7 @@ def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundl
         "pipeline", category=spec.name, frames=frames, seed=seed, noise=noise,
         masks="ground truth" if gt_mask else "segmenter", distractors=[lo, hi],
         backend=detector.backend.name, backend_reason=detector.backend.reason, precision=precision,
-        descriptors=config.descriptors,
+        descriptors=detector.descriptors,
         dense2d=None if dense2d is None else {"config_hash": dense2d.metadata.get("config_hash"),
                                               "validation": dense2d.metadata.get("validation")},
         **scores["main"].figures(gt, vis, names),

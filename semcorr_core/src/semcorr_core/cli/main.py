@@ -107,7 +107,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     from semcorr_core.data.categories import parse_category_list
     from semcorr_core.data.rgbd import make_rgbd, read_color, read_image
     from semcorr_core.geometry.camera import PinholeCamera
-    from semcorr_core.pipeline import Detector, MultiCategoryDetector
+    from semcorr_core.pipeline import Detector, DetectorConfig, MultiCategoryDetector
 
     try:
         info = json.loads(Path(args.intrinsics).read_text())
@@ -122,13 +122,16 @@ def cmd_detect(args: argparse.Namespace) -> int:
         mask = mask[..., 0]
     frame = make_rgbd(read_color(args.color), read_image(args.depth), camera, depth_scale=args.depth_scale, mask=mask)
     categories = parse_category_list(args.category)
+    config = DetectorConfig(descriptors=args.descriptors)
     if len(categories) == 1:
         detector = Detector.for_category(categories[0], None if args.bundle is None else str(args.bundle),
-                                         backend=args.backend)
+                                         None if args.dense2d is None else str(args.dense2d),
+                                         backend=args.backend, config=config)
     else:
-        if args.bundle is not None:
-            raise SemcorrError("--bundle names one category's bundle; with several categories the shipped ones are used")
-        detector = MultiCategoryDetector.for_categories(categories, backend=args.backend)
+        if args.bundle is not None or args.dense2d is not None:
+            raise SemcorrError("--bundle / --dense2d name one category's models; with several categories the shipped "
+                               "ones are used")
+        detector = MultiCategoryDetector.for_categories(categories, backend=args.backend, config=config)
     result = detector.detect(frame)
     label = ",".join(categories)
     payload = {"category": label, **result.to_dict()}
@@ -411,6 +414,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--mask", type=Path, default=None, help="instance mask image (0 = background); default: segment")
     d.add_argument("--depth-scale", type=float, default=None, help="metres per depth unit for 16-bit depth (default 0.001)")
     d.add_argument("--bundle", type=Path, default=None, help="model bundle (default: the shipped one)")
+    d.add_argument("--dense2d", type=Path, default=None,
+                   help="2D descriptor model paired with the bundle (default: the shipped one)")
+    d.add_argument("--descriptors", default="auto", choices=["auto", "3d", "2d", "fused"],
+                   help="match points to the prototype with 3D embeddings, 2D dense descriptors or both fused "
+                        "(auto: fused where a 2D model fits the bundle)")
     d.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"],
                    help="embedding network runtime (auto: onnxruntime where it serves the device, else torch)")
     d.add_argument("--out", type=Path, default=None, help="write the JSON here (default: print it)")

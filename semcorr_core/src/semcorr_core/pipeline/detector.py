@@ -23,8 +23,10 @@ Scores: an object's score is its alignment inlier fraction; a keypoint's score i
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -49,11 +51,13 @@ from semcorr_core.models.fusion import fuse_descriptors
 from semcorr_core.segmentation import SupportPlane, fit_support_plane, segment_objects
 from semcorr_core.training.embed3d import normalise_clouds
 
+log = logging.getLogger(__name__)
+
 __all__ = ["DESCRIPTOR_MODES", "DetectorConfig", "DetectedKeypoint", "DetectedObject", "Detections", "Detector", "FrameSegments",
            "segment_frame"]
 
 
-DESCRIPTOR_MODES = ("3d", "2d", "fused")
+DESCRIPTOR_MODES = ("auto", "3d", "2d", "fused")
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,8 @@ class DetectorConfig:
     ``3d`` the per-point embeddings, ``2d`` the 2D dense descriptors of the object's crop
     (:mod:`semcorr_core.models.dense2d`; keypoint observation then stays off: the 2D model has no
     keypoint descriptors), ``fused`` both with square-root weights (:func:`~semcorr_core.models.fusion.fuse_descriptors`,
-    ``fusion_weight_2d`` for the 2D part). seed: sampling and RANSAC."""
+    ``fusion_weight_2d`` for the 2D part), ``auto`` fused when a 2D model made for the bundle's
+    prototype is at hand, else 3d (:attr:`Detector.descriptors` says which runs). seed: sampling and RANSAC."""
 
     n_points: int = 1024
     ransac_threshold: float = 0.08
@@ -103,7 +108,7 @@ class DetectorConfig:
     min_explained: float = 0.4
     min_inlier_fraction: float = 0.0
     refine_body_axis: bool = True
-    descriptors: str = "3d"
+    descriptors: str = "auto"
     fusion_weight_2d: float = 0.5
     seed: int = 0
 
@@ -248,7 +253,15 @@ class Detector:
         self._body_profile = (body_radius_profile(self._dense)
                               if spec.symmetric_unless_seen and not self.rotation_symmetric else None)
         self.dense2d, self._net2d, self._match_keys = None, None, self.dense_embeddings
-        if config.descriptors != "3d":
+        self.descriptors = config.descriptors
+        if config.descriptors == "auto":
+            usable = (dense2d is not None and dense2d.category == self.category
+                      and dense2d.prototype_fingerprint == prototype_fingerprint(bundle.prototype))
+            if dense2d is not None and not usable:
+                log.warning("the 2D descriptor model does not fit this %s bundle (another prototype): matching with "
+                            "3D embeddings only; retrain it with `semcorr train dense2d`", self.category)
+            self.descriptors = "fused" if usable else "3d"
+        if self.descriptors != "3d":
             self._init_dense2d(dense2d)
 
     def _init_dense2d(self, dense2d: Optional[Dense2DBundle]) -> None:
@@ -267,7 +280,7 @@ class Detector:
         self.dense2d = dense2d
         self._net2d = dense2d.build_model(self.device)
         d2 = dense2d.dense_descriptors.to(self.device).float()
-        if self.config.descriptors == "2d":
+        if self.descriptors == "2d":
             self._match_keys = torch.nn.functional.normalize(d2, dim=-1)
         else:
             w = float(self.config.fusion_weight_2d)
@@ -323,8 +336,10 @@ class Detector:
         path = bundle_path if bundle_path is not None else default_bundle_path(category)
         config = kwargs.get("config", DetectorConfig())
         if config.descriptors != "3d" and "dense2d" not in kwargs:
-            kwargs["dense2d"] = load_dense2d_bundle(dense2d_path if dense2d_path is not None
-                                                    else default_dense2d_path(name), category=name)
+            path2d = Path(dense2d_path) if dense2d_path is not None else default_dense2d_path(name)
+            # auto without a 2D model at hand matches with 3D embeddings; an explicit 2d/fused needs one
+            if config.descriptors != "auto" or dense2d_path is not None or path2d.is_file():
+                kwargs["dense2d"] = load_dense2d_bundle(path2d, category=name)
         return cls(load_bundle(path, category=name), **kwargs)
 
     def detect(self, frame: RGBDFrame) -> Detections:
@@ -375,7 +390,7 @@ class Detector:
             rows, cols = np.nonzero(mask)
             f2 = self._pixel_descriptors(frame, mask, np.column_stack([cols[sel], rows[sel]]))
             w = float(cfg.fusion_weight_2d)
-            query = f2 if cfg.descriptors == "2d" else fuse_descriptors([f2, emb], [w, 1.0 - w])
+            query = f2 if self.descriptors == "2d" else fuse_descriptors([f2, emb], [w, 1.0 - w])
             timings["embed2d"] = timings.get("embed2d", 0.0) + (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
         canonical, sim = prototype_correspondences(query, self._match_keys, self.dense_points, dense_normalized=True)
@@ -403,7 +418,7 @@ class Detector:
         # the instance's radii (the mug's body axis fit; rotation-symmetric keypoints lie on the axis)
         keypoints = self.keypoints * np.array([fit.radial_scale, fit.radial_scale, 1.0])
         observed_xyz = None
-        if cfg.observe and cfg.descriptors != "2d":
+        if cfg.observe and self.descriptors != "2d":
             fitted_g = fit.transform.apply(keypoints)
             size = float(s) * self._dense_diag  # the fitted object's bounding-box diagonal
             candidates = np.ones(len(self.keypoints), bool)
