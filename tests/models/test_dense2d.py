@@ -57,6 +57,7 @@ def _bundle(category="mug", fingerprint=None):
                          crop_size=16, crop_margin=1.15, class_descriptors=torch.randn(3, 4),
                          class_points=torch.zeros(3, 3), temperature=0.1,
                          dense_descriptors=torch.randn(len(proto.dense_points), 4),
+                         keypoint_descriptors=torch.randn(len(proto.keypoints), 4),
                          prototype_fingerprint=fingerprint or prototype_fingerprint(proto))
 
 
@@ -83,3 +84,5 @@ def test_file_round_trip_and_refusals(tmp_path):
         load_dense2d_bundle(tmp_path / "foreign.pt")
     with pytest.raises(InputError, match="class points"):
         Dense2DBundle(**{**b.__dict__, "class_points": torch.zeros(2, 3)})
+    with pytest.raises(InputError, match="keypoint descriptors"):
+        Dense2DBundle(**{**b.__dict__, "keypoint_descriptors": torch.zeros(6, 5)})

@@ -15,6 +15,7 @@ from semcorr_core.data.render import DepthNoiseConfig, RaycastRenderer, SceneCon
 from semcorr_core.data.rgbd import make_rgbd
 from semcorr_core.data.shapes import generate_shapes
 from semcorr_core.errors import InputError, ModelFileError
+from semcorr_core.models.bundle import default_bundle_path, load_bundle
 from semcorr_core.models.dense2d_bundle import load_dense2d_bundle
 from semcorr_core.pipeline import Detector, DetectorConfig
 from semcorr_core.training.dense2d import RenderedCropPairs, dense_descriptors, prototype_positions
@@ -40,7 +41,11 @@ def test_training_writes_a_file_that_loads_and_lowers_its_loss(tiny_dense2d):
     b = load_dense2d_bundle(path, category="mug")
     losses = b.metadata["train_losses"]
     assert len(losses) == 3 and losses[-1] < losses[0]
-    assert b.dense_descriptors.shape == (2048, 8) and b.class_points.shape == (32, 3)
+    assert b.dense_descriptors.shape == (2048, 8) and b.class_points.shape == (32 + 6, 3)
+    # the last classes are the prototype's keypoints; their descriptors are the 2D keypoint descriptors
+    proto = load_bundle(default_bundle_path("mug")).prototype
+    assert torch.allclose(b.class_points[-6:], proto.keypoints)
+    assert torch.allclose(b.keypoint_descriptors, torch.nn.functional.normalize(b.class_descriptors[-6:], dim=-1))
     v = b.metadata["validation"]
     assert v["pixels"] > 0 and 0 <= v["nearest_descriptor_median_m"] < 1 and 0 <= v["attention_eq5_median_m"] < 1
     assert "validation (held-out instances)" in stdout

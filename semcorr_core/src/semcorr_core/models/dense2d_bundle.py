@@ -8,7 +8,7 @@ refuses a pair that does not match.
 
 Contents: the :class:`~semcorr_core.models.dense2d.DenseDescriptorNet` weights and arguments, the
 crop size and margin, the canonical-attention head (class descriptors ``z``, their canonical
-points ``p``, temperature ``tau``: seed 004 Eq. 5), the dense descriptors, and metadata (training
+points ``p``, temperature ``tau``: seed 004 Eq. 5), the dense and keypoint descriptors, and metadata (training
 config and hash, validation figures).
 """
 
@@ -54,6 +54,7 @@ class Dense2DBundle:
     class_points: torch.Tensor  # (C, 3) canonical, metres
     temperature: float
     dense_descriptors: torch.Tensor  # (M, D): one per dense point of the paired prototype
+    keypoint_descriptors: torch.Tensor  # (K, D): one per keypoint of the paired prototype
     prototype_fingerprint: str
     metadata: dict = field(default_factory=dict)
 
@@ -63,6 +64,9 @@ class Dense2DBundle:
             raise InputError(f"dense2d bundle: class descriptors ({C}, {D}) need ({C}, 3) class points and (M, {D}) "
                              f"dense descriptors; got {tuple(self.class_points.shape)} and "
                              f"{tuple(self.dense_descriptors.shape)}")
+        if self.keypoint_descriptors.dim() != 2 or self.keypoint_descriptors.shape[1] != D:
+            raise InputError(f"dense2d bundle: keypoint descriptors must be (K, {D}), got "
+                             f"{tuple(self.keypoint_descriptors.shape)}")
         if int(self.model_kwargs.get("out_dim", D)) != D:
             raise InputError(f"dense2d bundle: the network's out_dim {self.model_kwargs.get('out_dim')} is not the "
                              f"descriptor dimension {D}")
@@ -88,6 +92,7 @@ def save_dense2d_bundle(path: str | Path, bundle: Dense2DBundle) -> Path:
                  "class_points": bundle.class_points.detach().cpu().float(),
                  "temperature": float(bundle.temperature)},
         "dense_descriptors": bundle.dense_descriptors.detach().cpu().float(),
+        "keypoint_descriptors": bundle.keypoint_descriptors.detach().cpu().float(),
         "prototype_fingerprint": bundle.prototype_fingerprint,
         "metadata": {"semcorr_version": __version__,
                      "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -121,6 +126,7 @@ def load_dense2d_bundle(path: str | Path, category: str | None = None) -> Dense2
             crop_size=int(d["crop"]["size"]), crop_margin=float(d["crop"]["margin"]),
             class_descriptors=d["head"]["class_descriptors"], class_points=d["head"]["class_points"],
             temperature=float(d["head"]["temperature"]), dense_descriptors=d["dense_descriptors"],
+            keypoint_descriptors=d["keypoint_descriptors"],
             prototype_fingerprint=str(d["prototype_fingerprint"]), metadata=dict(d.get("metadata", {})))
     except (KeyError, TypeError, AttributeError, InputError) as e:
         raise ModelFileError(f"{path} is an incomplete 2D descriptor model: {e}") from None

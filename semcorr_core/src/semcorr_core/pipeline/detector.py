@@ -84,8 +84,8 @@ class DetectorConfig:
     (:func:`~semcorr_core.alignment.body_axis.refine_body_axis`; mug visible PCK@2cm 0.893 -> 0.925
     on 80 tuning frames). descriptors: what the points are matched to the dense prototype with:
     ``3d`` the per-point embeddings, ``2d`` the 2D dense descriptors of the object's crop
-    (:mod:`semcorr_core.models.dense2d`; keypoint observation then stays off: the 2D model has no
-    keypoint descriptors), ``fused`` both with square-root weights (:func:`~semcorr_core.models.fusion.fuse_descriptors`,
+    (:mod:`semcorr_core.models.dense2d`; keypoints are then found on the surface by the 2D keypoint
+    descriptors too), ``fused`` both with square-root weights (:func:`~semcorr_core.models.fusion.fuse_descriptors`,
     ``fusion_weight_2d`` for the 2D part), ``auto`` fused when a 2D model made for the bundle's
     prototype is at hand, else 3d (:attr:`Detector.descriptors` says which runs). seed: sampling and RANSAC."""
 
@@ -275,13 +275,15 @@ class Detector:
             raise ModelFileError(f"the 2D descriptor model was trained against another {self.category} prototype "
                                  f"({dense2d.prototype_fingerprint}, this bundle's is {fingerprint}): retrain it with "
                                  "`semcorr train dense2d` and data.bundle naming this bundle")
-        if len(dense2d.dense_descriptors) != len(self._dense):
-            raise ModelFileError("the 2D descriptor model has not one descriptor per dense prototype point")
+        if len(dense2d.dense_descriptors) != len(self._dense) or len(dense2d.keypoint_descriptors) != len(self.keypoints):
+            raise ModelFileError("the 2D descriptor model has not one descriptor per dense prototype point and keypoint")
         self.dense2d = dense2d
         self._net2d = dense2d.build_model(self.device)
         d2 = dense2d.dense_descriptors.to(self.device).float()
         if self.descriptors == "2d":
             self._match_keys = torch.nn.functional.normalize(d2, dim=-1)
+            self.keypoint_embeddings = torch.nn.functional.normalize(
+                dense2d.keypoint_descriptors.to(self.device).float(), dim=-1)
         else:
             w = float(self.config.fusion_weight_2d)
             self._match_keys = fuse_descriptors([d2, self.dense_embeddings], [w, 1.0 - w])
@@ -384,7 +386,7 @@ class Detector:
         with torch.no_grad():
             emb = self.backend(normalise_clouds(sample))[0]
         timings["embed"] += (time.perf_counter() - t) * 1e3
-        query = emb
+        query, f2 = emb, None
         if self.dense2d is not None:
             t = time.perf_counter()
             rows, cols = np.nonzero(mask)
@@ -418,15 +420,15 @@ class Detector:
         # the instance's radii (the mug's body axis fit; rotation-symmetric keypoints lie on the axis)
         keypoints = self.keypoints * np.array([fit.radial_scale, fit.radial_scale, 1.0])
         observed_xyz = None
-        if cfg.observe and self.descriptors != "2d":
+        if cfg.observe:
             fitted_g = fit.transform.apply(keypoints)
             size = float(s) * self._dense_diag  # the fitted object's bounding-box diagonal
             candidates = np.ones(len(self.keypoints), bool)
             if cfg.observe_visible_only:  # a keypoint the fit hides would only be pulled onto its visible neighbours
                 candidates = place_keypoints(keypoints, pose, frame.camera, frame.depth,
                                              visibility_tol=cfg.visibility_tol).visible
-            obs = observe_keypoints(self.keypoint_embeddings, emb, pts_g[sel], fitted_g,
-                                    on_surface=self.on_surface & candidates,
+            obs = observe_keypoints(self.keypoint_embeddings, f2 if self.descriptors == "2d" else emb,
+                                    pts_g[sel], fitted_g, on_surface=self.on_surface & candidates,
                                     on_axis=self.on_axis & (candidates | self.inner_axis) & ~self.measured_top,
                                     gate=max(cfg.observe_gate, cfg.observe_gate_fraction * size),
                                     window=max(cfg.observe_window, cfg.observe_window_fraction * size),

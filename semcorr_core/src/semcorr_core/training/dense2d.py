@@ -11,8 +11,9 @@ the warp that made the prototype's dense cloud), so all instances share one fram
 Losses (``loss`` section):
 
 * ``canonical_ce_weight`` - :mod:`semcorr_core.losses.canonical_ce` on sampled pixels against
-  ``classes`` farthest-point places of the prototype's dense cloud (seed 004 Eq. 4 made dense);
-  its class descriptors ``z`` and temperature are the keys of the Eq. 5 attention head;
+  ``classes`` farthest-point places of the prototype's dense cloud plus the prototype's keypoints
+  (seed 004 Eq. 4 made dense); its class descriptors ``z`` and temperature are the keys of the
+  Eq. 5 attention head, and the keypoint classes' descriptors are the 2D keypoint descriptors;
 * ``contrastive_weight`` - :mod:`semcorr_core.losses.pixel_contrastive` between the two crops of
   each pair (always two different instances).
 
@@ -229,7 +230,9 @@ def train_dense2d(cfg: Mapping[str, Any]) -> dict:
     diagonal = float((dense_points.max(0).values - dense_points.min(0).values).norm())
     n_classes = int(loss_cfg.get("classes", 256))
     cls_idx = farthest_point_sampling(dense_points.numpy(), min(n_classes, len(dense_points)), seed=seed)
-    class_points = dense_points[torch.as_tensor(cls_idx)]
+    # the prototype's keypoints are classes too (last K): their descriptors are the 2D keypoint descriptors
+    keypoints = prototype.keypoints.float()
+    class_points = torch.cat([dense_points[torch.as_tensor(cls_idx)], keypoints])
     head = DenseCanonicalCrossEntropy(prototype_positions(class_points, rotation_symmetric, diagonal),
                                       int(model_cfg["out_dim"]), sigma=float(loss_cfg.get("canonical_sigma", 0.03)),
                                       generator=torch.Generator().manual_seed(seed))
@@ -285,7 +288,9 @@ def train_dense2d(cfg: Mapping[str, Any]) -> dict:
                 state_dict={k: v.detach().cpu() for k, v in net.state_dict().items()},
                 crop_size=crop_size, crop_margin=crop_margin, class_descriptors=head.descriptors.detach(),
                 class_points=class_points, temperature=float(head.temperature.detach()),
-                dense_descriptors=dense_desc, prototype_fingerprint=prototype_fingerprint(prototype),
+                dense_descriptors=dense_desc,
+                keypoint_descriptors=nn.functional.normalize(head.descriptors.detach()[-len(keypoints):], dim=-1),
+                prototype_fingerprint=prototype_fingerprint(prototype),
                 metadata={"config_hash": config_hash(cfg), "config": dict(cfg), "train_losses": list(history.losses),
                           "validation": figures, "crops": int(len(dataset)),
                           "bundle_config_hash": bundle.metadata.get("config_hash")}))
