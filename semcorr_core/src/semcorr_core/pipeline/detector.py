@@ -34,6 +34,7 @@ import torch
 from scipy.spatial import cKDTree
 
 from semcorr_core.alignment import align_to_prototype, prototype_correspondences
+from semcorr_core.alignment.energy import EnergyConfig, refine_upright_similarity
 from semcorr_core.alignment.body_axis import body_radius_profile, refine_body_axis
 from semcorr_core.data.categories import get_category
 from semcorr_core.data.rgbd import RGBDFrame
@@ -87,7 +88,10 @@ class DetectorConfig:
     (:mod:`semcorr_core.models.dense2d`; keypoints are then found on the surface by the 2D keypoint
     descriptors too), ``fused`` both with square-root weights (:func:`~semcorr_core.models.fusion.fuse_descriptors`,
     ``fusion_weight_2d`` for the 2D part), ``auto`` fused when a 2D model made for the bundle's
-    prototype is at hand, else 3d (:attr:`Detector.descriptors` says which runs). seed: sampling and RANSAC."""
+    prototype is at hand, else 3d (:attr:`Detector.descriptors` says which runs). refine_energy:
+    after the robust fit of a category without rotation symmetry, the batched multi-start
+    alignment-energy refinement (:mod:`semcorr_core.alignment.energy`, settings ``energy``; off by
+    default: it costs more than the CPU latency budget leaves, BENCHMARKS.md). seed: sampling and RANSAC."""
 
     n_points: int = 1024
     ransac_threshold: float = 0.08
@@ -109,6 +113,8 @@ class DetectorConfig:
     min_inlier_fraction: float = 0.0
     refine_body_axis: bool = True
     descriptors: str = "auto"
+    refine_energy: bool = False
+    energy: EnergyConfig = EnergyConfig()
     fusion_weight_2d: float = 0.5
     seed: int = 0
 
@@ -410,6 +416,13 @@ class Detector:
         timings["align"] += (time.perf_counter() - t) * 1e3
         if explained < cfg.min_explained or fit.inlier_fraction < cfg.min_inlier_fraction:
             return None  # the fit covers a small part of the segment: something else, not this category
+        if cfg.refine_energy and not self.rotation_symmetric:
+            t = time.perf_counter()
+            refined = refine_upright_similarity(pts_g[sel], canonical, sim, self._dense, fit.transform, G=G,
+                                                camera=frame.camera, depth=frame.depth, mask=mask, config=cfg.energy,
+                                                seed=cfg.seed, device=self.device)
+            fit = fit._replace(transform=refined.transform)
+            timings["refine"] = timings.get("refine", 0.0) + (time.perf_counter() - t) * 1e3
         if cfg.refine_body_axis and self._body_profile is not None:
             body = refine_body_axis(pts_g[sel], canonical, fit.transform, floor_z, cfg.ransac_threshold * diag,
                                     self._body_profile)
