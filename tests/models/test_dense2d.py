@@ -86,3 +86,18 @@ def test_file_round_trip_and_refusals(tmp_path):
         Dense2DBundle(**{**b.__dict__, "class_points": torch.zeros(2, 3)})
     with pytest.raises(InputError, match="keypoint descriptors"):
         Dense2DBundle(**{**b.__dict__, "keypoint_descriptors": torch.zeros(6, 5)})
+
+
+def test_onnxruntime_runs_the_2d_model_as_torch_does(tmp_path):
+    from semcorr_core.models.backends import make_dense2d_backend
+
+    b = _bundle()
+    ort_backend = make_dense2d_backend(b, "onnxruntime", "cpu", cache_dir=tmp_path)
+    torch_backend = make_dense2d_backend(b, "torch", "cpu", cache_dir=tmp_path)
+    assert (ort_backend.name, torch_backend.name) == ("onnxruntime", "torch")
+    x = torch.randn(1, 5, 16, 16)
+    assert float((ort_backend(x) - torch_backend(x)).abs().max()) < 1e-4
+    cached = list(tmp_path.glob("dense2d_mug_*.onnx"))
+    assert len(cached) == 1
+    cached[0].write_bytes(b"damaged")  # a damaged cached export is made again
+    assert float((make_dense2d_backend(b, "onnxruntime", "cpu", cache_dir=tmp_path)(x) - torch_backend(x)).abs().max()) < 1e-4

@@ -36,7 +36,7 @@ from semcorr_core.atomic_file import atomic_path
 from semcorr_core.errors import BackendError
 
 __all__ = ["BACKENDS", "PRECISIONS", "check_precision", "EmbeddingBackend", "TorchBackend", "OnnxRuntimeBackend",
-           "make_backend", "onnx_cache_dir"]
+           "make_backend", "make_dense2d_backend", "onnx_cache_dir"]
 
 BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
 PRECISIONS = ("fp32", "fp16")
@@ -201,3 +201,40 @@ def make_backend(bundle, backend: str = "auto", device: str | torch.device = "cp
             return OnnxRuntimeBackend(path, providers, threads, reason)
         except Exception as e:
             raise BackendError(f"onnxruntime cannot load the exported model {path}: {e}; use backend 'torch'") from None
+
+
+def make_dense2d_backend(dense2d, backend: str, device: str | torch.device = "cpu",
+                         cache_dir: Optional[Path] = None, threads: int = 0) -> EmbeddingBackend:
+    """The runtime of a 2D descriptor model (:class:`~semcorr_core.models.dense2d_bundle.Dense2DBundle`):
+    ``onnxruntime`` (its ONNX export, cached like the embedding network's; 0.5x torch's time for
+    the shipped 48 px crops on the 2-core CPU) where it serves ``device``, else ``torch``. The
+    embedding network's choice is passed in ``backend`` (tensorrt runs the 2D model on torch)."""
+    from semcorr_core.models.export import export_dense2d_onnx
+
+    device = torch.device(device)
+    providers = _ort_providers(device)
+    if backend != "onnxruntime" or providers is None:
+        return TorchBackend(dense2d.build_model(device), f"with the embedding network's {backend}")
+    h = hashlib.sha256(json.dumps({"kwargs": dense2d.model_kwargs, "crop": dense2d.crop_size,
+                                   "torch": torch.__version__}, sort_keys=True).encode())
+    for name in sorted(dense2d.state_dict):
+        h.update(name.encode())
+        h.update(dense2d.state_dict[name].detach().cpu().contiguous().numpy().tobytes())
+    cache = cache_dir or onnx_cache_dir()
+    path = cache / f"dense2d_{dense2d.category}_{h.hexdigest()[:16]}.onnx"
+    for attempt in range(2):
+        if not path.is_file():
+            try:
+                cache.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                cache = Path(tempfile.mkdtemp(prefix="semcorr-onnx-"))
+                path = cache / path.name
+            with atomic_path(path) as tmp:
+                export_dense2d_onnx(dense2d.build_model("cpu"), tmp, dense2d.crop_size)
+        try:
+            return OnnxRuntimeBackend(path, providers, threads, "with the embedding network's onnxruntime")
+        except Exception as e:  # a damaged cached file: export again, once
+            path.unlink(missing_ok=True)
+            if attempt:
+                raise BackendError(f"onnxruntime cannot load the exported 2D model {path}: {e}") from None
+    raise AssertionError("unreachable")

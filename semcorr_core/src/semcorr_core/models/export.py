@@ -25,6 +25,8 @@ points). A kNN graph is a discontinuous function of its input; this is not an ex
 
 from __future__ import annotations
 
+import copy
+
 import os
 import warnings
 from dataclasses import dataclass
@@ -36,7 +38,7 @@ from torch import nn
 
 from semcorr_core.errors import InputError
 
-__all__ = ["OnnxExportResult", "export_onnx", "check_onnx", "FALLBACK_NUM_POINTS", "EXPORTER"]
+__all__ = ["OnnxExportResult", "export_onnx", "export_dense2d_onnx", "check_onnx", "FALLBACK_NUM_POINTS", "EXPORTER"]
 
 #: fixed point count used when a dynamic point axis cannot be exported
 FALLBACK_NUM_POINTS = 1024
@@ -194,6 +196,30 @@ def export_onnx(
         dynamic_points=dynamic,
         num_points=fixed,
     )
+
+
+def export_dense2d_onnx(model: nn.Module, path: str | os.PathLike, crop_size: int, opset: int = 17) -> Path:
+    """Export a :class:`~semcorr_core.models.dense2d.DenseDescriptorNet` to ONNX (eval mode, float32,
+    CPU copy; dynamic batch, crops of ``crop_size`` x ``crop_size``): input ``crop (B, 5, S, S)``,
+    output ``descriptors (B, D, S, S)``."""
+    if isinstance(crop_size, bool) or not isinstance(crop_size, int) or crop_size < 8 or crop_size % 8:
+        raise InputError(f"export_dense2d_onnx: crop_size must be a positive multiple of 8, got {crop_size!r}")
+    out_path = Path(path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    cpu = copy.deepcopy(model).cpu().eval()
+    example = torch.rand(1, int(getattr(cpu, "in_channels", 5)), crop_size, crop_size,
+                         generator=torch.Generator().manual_seed(0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        warnings.simplefilter("ignore", category=FutureWarning)
+        warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
+        torch.onnx.export(cpu, (example,), str(out_path), dynamo=False, input_names=["crop"],
+                          output_names=["descriptors"], opset_version=opset,
+                          dynamic_axes={"crop": {0: "batch"}, "descriptors": {0: "batch"}}, do_constant_folding=True)
+    import onnx
+
+    onnx.checker.check_model(onnx.load(str(out_path)))
+    return out_path
 
 
 def check_onnx(model: nn.Module, path: str | os.PathLike, points: torch.Tensor | np.ndarray) -> float:

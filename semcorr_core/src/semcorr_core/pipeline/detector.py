@@ -44,7 +44,7 @@ from semcorr_core.geometry import gravity_frame
 from semcorr_core.geometry.sampling import voxel_subsample
 from semcorr_core.geometry.similarity import SimilarityTransform
 from semcorr_core.keypoints import observe_keypoints, place_keypoints
-from semcorr_core.models.backends import make_backend
+from semcorr_core.models.backends import make_backend, make_dense2d_backend
 from semcorr_core.models.bundle import ModelBundle, default_bundle_path, load_bundle
 from semcorr_core.models.dense2d_bundle import (Dense2DBundle, default_dense2d_path, load_dense2d_bundle,
                                                 prototype_fingerprint)
@@ -284,7 +284,7 @@ class Detector:
         if len(dense2d.dense_descriptors) != len(self._dense) or len(dense2d.keypoint_descriptors) != len(self.keypoints):
             raise ModelFileError("the 2D descriptor model has not one descriptor per dense prototype point and keypoint")
         self.dense2d = dense2d
-        self._net2d = dense2d.build_model(self.device)
+        self._net2d = make_dense2d_backend(dense2d, self.backend.name, self.device)
         d2 = dense2d.dense_descriptors.to(self.device).float()
         if self.descriptors == "2d":
             self._match_keys = torch.nn.functional.normalize(d2, dim=-1)
@@ -299,8 +299,7 @@ class Detector:
         d2 = self.dense2d
         box = crop_box(mask, d2.crop_size, d2.crop_margin)
         x = crop_inputs(frame.color, frame.depth, mask, box, frame.camera.fx)
-        with torch.no_grad():
-            feats = self._net2d(torch.as_tensor(x, device=self.device)[None])[0]
+        feats = self._net2d(torch.as_tensor(x, device=self.device)[None])[0]
         return sample_crop_map(feats, pixels.astype(np.float64), box)
 
     def free_space_violation(self, frame: RGBDFrame, obj: DetectedObject, tolerance: float) -> float:
