@@ -54,3 +54,17 @@ def test_missing_or_unknown_default_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(bundle_module, "DEFAULT_BUNDLE_DIR", tmp_path)
     with pytest.raises(ModelFileError, match="make models"):
         default_bundle_path("mug")
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_shipped_2d_model_pairs_with_the_shipped_bundle(category):
+    """A 2D model made for another prototype would make the detector fall back to 3D silently."""
+    from semcorr_core.models.dense2d_bundle import default_dense2d_path, load_dense2d_bundle, prototype_fingerprint
+    from semcorr_core.pipeline import Detector
+
+    path = default_dense2d_path(category)
+    assert path.stat().st_size <= 5 * 2**20
+    d2 = load_dense2d_bundle(path, category=category)
+    assert d2.prototype_fingerprint == prototype_fingerprint(load_bundle(default_bundle_path(category)).prototype)
+    assert d2.metadata["validation"]["pixels"] > 0
+    assert Detector.for_category(category).descriptors == "fused"

@@ -54,8 +54,8 @@ from semcorr_core.training.embed3d import normalise_clouds
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DESCRIPTOR_MODES", "DetectorConfig", "DetectedKeypoint", "DetectedObject", "Detections", "Detector", "FrameSegments",
-           "segment_frame"]
+__all__ = ["DESCRIPTOR_MODES", "DetectorConfig", "DetectedKeypoint", "DetectedObject", "Detections", "Detector",
+           "FrameSegments", "segment_frame"]
 
 
 DESCRIPTOR_MODES = ("auto", "3d", "2d", "fused")
@@ -225,7 +225,8 @@ class Detector:
         ``device``, else torch; :attr:`backend` tells which runs and why). precision: fp32 or
         fp16 (:func:`~semcorr_core.models.backends.make_backend`). dense2d: the 2D descriptor
         model trained against ``bundle``'s prototype; needed when ``config.descriptors`` is
-        ``2d`` or ``fused`` (it runs in torch on ``device``)."""
+        ``2d`` or ``fused``, used by ``auto`` (it runs on ONNX Runtime where the embedding network
+        does, else torch, on ``device``)."""
         if bundle.metadata.get("input_frame", "gravity") != "gravity":
             raise InputError(f"bundle for {bundle.category!r} was not trained on gravity-aligned clouds; "
                              "the detector needs one that was (data.rotation=z)")
