@@ -166,7 +166,7 @@ class PerceptionNode(Node):
 
         from semcorr_core.data.categories import get_category, parse_category_list
         from semcorr_core.errors import BackendError, SemcorrError, UnknownCategoryError
-        from semcorr_core.pipeline import Detector, DetectorConfig, MultiCategoryDetector
+        from semcorr_core.pipeline import Detector, DetectorConfig, MultiCategoryDetector, multi_category_descriptors
 
         device = self.cfg["device"]
         if device.startswith("cuda") and not torch.cuda.is_available():
@@ -189,7 +189,7 @@ class PerceptionNode(Node):
         if len(models2d) != len(categories):
             raise ParameterError("dense2d_model", f"{len(models2d)} path(s) for {len(categories)} categories: give one "
                                                   "per category, comma-separated, or '' for the shipped ones")
-        config = DetectorConfig(descriptors=self.cfg["descriptors"])
+        config = DetectorConfig(descriptors=multi_category_descriptors(len(categories), self.cfg["descriptors"]))
         detectors = []
         for category, bundle, model2d in zip(categories, bundles, models2d):
             try:

@@ -120,8 +120,8 @@ PARAMETERS: tuple[Param, ...] = (
           "per category, comma-separated in the same order; '' (or an empty entry) = the bundle shipped with "
           "semcorr_core."),
     Param("descriptors", "auto", "What object points are matched to the category prototype with: auto (3D "
-          "embeddings and 2D dense descriptors fused where a 2D model made for the bundle exists, else 3D; the "
-          "log says which), 3d, 2d, fused.", _descriptors),
+          "embeddings and 2D dense descriptors fused where a 2D model made for the bundle exists, else 3D; with "
+          "several categories 3D, which picks the right category more often; the log says which), 3d, 2d, fused.", _descriptors),
     Param("dense2d_model", "", "Path of the 2D descriptor model paired with model_bundle (semcorr train dense2d); "
           "one per category, comma-separated, like model_bundle; '' = the one shipped with semcorr_core."),
     Param("device", "cpu", "Torch device for inference: cpu, cuda or cuda:N.", _device),

@@ -137,3 +137,12 @@ def test_bad_construction(detectors):
         MultiCategoryDetector([detectors["mug"]], tolerance_fraction=0.0)
     with pytest.raises(InputError, match="bundle paths"):
         MultiCategoryDetector.for_categories(["mug", "can"], ["a.pt"])
+
+
+def test_several_categories_match_with_3d_descriptors_unless_told_otherwise():
+    from semcorr_core.pipeline import MultiCategoryDetector, multi_category_descriptors
+
+    assert multi_category_descriptors(2, "auto") == "3d" and multi_category_descriptors(1, "auto") == "auto"
+    assert multi_category_descriptors(3, "fused") == "fused"
+    det = MultiCategoryDetector.for_categories(["mug", "can"])
+    assert [d.descriptors for d in det.detectors] == ["3d", "3d"]

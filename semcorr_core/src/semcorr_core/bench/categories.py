@@ -26,7 +26,7 @@ from semcorr_core.data.render import DepthNoiseConfig, RaycastRenderer, SceneCon
 from semcorr_core.data.rgbd import make_rgbd
 from semcorr_core.data.shapes import generate_shapes
 from semcorr_core.errors import InputError, SemcorrError
-from semcorr_core.pipeline import Detector, DetectorConfig, MultiCategoryDetector
+from semcorr_core.pipeline import Detector, DetectorConfig, MultiCategoryDetector, multi_category_descriptors
 
 __all__ = ["run_category_bench"]
 
@@ -45,9 +45,10 @@ def run_category_bench(categories: Sequence[str], frames: int = 40, seed: int = 
     names = [get_category(c).name for c in categories]
     if len(names) < 2:
         raise InputError(f"bench categories compares at least two categories, got {names}")
-    detector = MultiCategoryDetector([Detector.for_category(c, backend=backend, config=DetectorConfig(seed=seed))
-                                      for c in names], tolerance_fraction=tolerance_fraction,
-                                     free_space_weight=free_space_weight, bound_penalty=bound_penalty)
+    config = DetectorConfig(seed=seed, descriptors=multi_category_descriptors(len(names), "auto"))
+    detector = MultiCategoryDetector([Detector.for_category(c, backend=backend, config=config) for c in names],
+                                     tolerance_fraction=tolerance_fraction, free_space_weight=free_space_weight,
+                                     bound_penalty=bound_penalty)
     pool = [s for c in names for s in generate_shapes(c, n_instances, TEST_SEED_OFFSET + 2000 + seed)]
     cfg = SceneConfig(width=640, height=480, objects_per_scene=objects, distractors_per_scene=distractors,
                       elevation_deg=(5.0, 80.0))

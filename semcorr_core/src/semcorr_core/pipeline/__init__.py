@@ -2,7 +2,8 @@
 
 from semcorr_core.pipeline.detector import (DetectedKeypoint, DetectedObject, Detections, Detector, DetectorConfig,
                                             FrameSegments, segment_frame)
-from semcorr_core.pipeline.multi_category import CategoryChoice, MultiCategoryDetector
+from semcorr_core.pipeline.multi_category import CategoryChoice, MultiCategoryDetector, multi_category_descriptors
 
 __all__ = ["Detector", "DetectorConfig", "Detections", "DetectedObject", "DetectedKeypoint", "FrameSegments",
-           "segment_frame", "MultiCategoryDetector", "CategoryChoice"]
+           "segment_frame", "MultiCategoryDetector", "CategoryChoice",
+           "multi_category_descriptors"]
