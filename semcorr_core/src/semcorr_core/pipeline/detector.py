@@ -87,7 +87,8 @@ class DetectorConfig:
     ``3d`` the per-point embeddings, ``2d`` the 2D dense descriptors of the object's crop
     (:mod:`semcorr_core.models.dense2d`; keypoints are then found on the surface by the 2D keypoint
     descriptors too), ``fused`` both with square-root weights (:func:`~semcorr_core.models.fusion.fuse_descriptors`,
-    ``fusion_weight_2d`` for the 2D part), ``auto`` fused when a 2D model made for the bundle's
+    ``fusion_weight_2d`` for the 2D part: 0.7, chosen on 60 mug tuning frames over 0.3 and 0.5 and
+    no worse than 0.5 on any category's 300 test frames, BENCHMARKS.md), ``auto`` fused when a 2D model made for the bundle's
     prototype is at hand, else 3d (:attr:`Detector.descriptors` says which runs). refine_energy:
     after the robust fit of a category without rotation symmetry, the batched multi-start
     alignment-energy refinement (:mod:`semcorr_core.alignment.energy`, settings ``energy``; off by
@@ -115,7 +116,7 @@ class DetectorConfig:
     descriptors: str = "auto"
     refine_energy: bool = False
     energy: EnergyConfig = EnergyConfig()
-    fusion_weight_2d: float = 0.5
+    fusion_weight_2d: float = 0.7
     seed: int = 0
 
     def __post_init__(self) -> None:
