@@ -27,7 +27,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -109,14 +109,29 @@ def onnx_cache_dir() -> Path:
     return Path(root) / "onnx"
 
 
-def _weights_key(bundle) -> str:
+def _weights_key(settings: dict, state_dict: dict) -> str:
+    """Hash of a network's settings, its weights and the torch version (the exporter's)."""
     h = hashlib.sha256()
-    h.update(json.dumps({"model": bundle.model_name, "kwargs": bundle.model_kwargs, "torch": torch.__version__},
-                        sort_keys=True, default=str).encode())
-    for name in sorted(bundle.state_dict):
+    h.update(json.dumps({**settings, "torch": torch.__version__}, sort_keys=True, default=str).encode())
+    for name in sorted(state_dict):
         h.update(name.encode())
-        h.update(bundle.state_dict[name].detach().cpu().contiguous().numpy().tobytes())
+        h.update(state_dict[name].detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def _cached_export(cache_dir: Path, name: str, export: Callable[[Path], object]) -> Path:
+    """``cache_dir / name``, written by ``export(path)`` only when no such file is there yet."""
+    path = cache_dir / name
+    if path.is_file():
+        return path
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only home (containers): a private folder for this process
+        cache_dir = Path(tempfile.mkdtemp(prefix="semcorr-onnx-"))
+        path = cache_dir / name
+    with atomic_path(path) as tmp:  # a concurrent reader sees the old state or the whole file
+        export(tmp)
+    return path
 
 
 def _cached_onnx(bundle, cache_dir: Path) -> Path:
@@ -124,17 +139,25 @@ def _cached_onnx(bundle, cache_dir: Path) -> Path:
     when no file for these weights is there yet."""
     from semcorr_core.models.export import export_onnx
 
-    path = cache_dir / f"{bundle.category}_{bundle.model_name}_{_weights_key(bundle)}.onnx"
-    if path.is_file():
-        return path
+    key = _weights_key({"model": bundle.model_name, "kwargs": bundle.model_kwargs}, bundle.state_dict)
+    return _cached_export(cache_dir, f"{bundle.category}_{bundle.model_name}_{key}.onnx",
+                          lambda tmp: export_onnx(bundle.build_model("cpu"), tmp))
+
+
+def _onnxruntime_session(cached: Callable[[], Path], providers: list[str], threads: int, reason: str,
+                         what: str) -> "OnnxRuntimeBackend":
+    """ONNX Runtime on the cached export ``cached()``; a file it cannot load (damaged) is exported
+    again, once, before a :class:`BackendError` naming ``what``."""
+    path = cached()
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-    except OSError:  # a read-only home (containers): a private folder for this process
-        cache_dir = Path(tempfile.mkdtemp(prefix="semcorr-onnx-"))
-        path = cache_dir / path.name
-    with atomic_path(path) as tmp:  # a concurrent reader sees the old state or the whole file
-        export_onnx(bundle.build_model("cpu"), tmp)
-    return path
+        return OnnxRuntimeBackend(path, providers, threads, reason)
+    except Exception:  # onnxruntime raises its own types for a damaged file: export again, once
+        path.unlink(missing_ok=True)
+        path = cached()
+        try:
+            return OnnxRuntimeBackend(path, providers, threads, reason)
+        except Exception as e:
+            raise BackendError(f"onnxruntime cannot load the exported {what} {path}: {e}; use backend 'torch'") from None
 
 
 def _ort_providers(device: torch.device) -> Optional[list[str]]:
@@ -191,16 +214,7 @@ def make_backend(bundle, backend: str = "auto", device: str | torch.device = "cp
         return TorchBackend(bundle.build_model(device), reason, precision)
     reason = ("asked for" if backend == "onnxruntime"
               else f"auto: {trt_missing}onnxruntime serves {device} ({providers[0]})")
-    path = _cached_onnx(bundle, cache)
-    try:
-        return OnnxRuntimeBackend(path, providers, threads, reason)
-    except Exception:  # onnxruntime raises its own types for a damaged file: export again, once
-        path.unlink(missing_ok=True)
-        path = _cached_onnx(bundle, cache)
-        try:
-            return OnnxRuntimeBackend(path, providers, threads, reason)
-        except Exception as e:
-            raise BackendError(f"onnxruntime cannot load the exported model {path}: {e}; use backend 'torch'") from None
+    return _onnxruntime_session(lambda: _cached_onnx(bundle, cache), providers, threads, reason, "model")
 
 
 def make_dense2d_backend(dense2d, backend: str, device: str | torch.device = "cpu",
@@ -215,26 +229,11 @@ def make_dense2d_backend(dense2d, backend: str, device: str | torch.device = "cp
     providers = _ort_providers(device)
     if backend != "onnxruntime" or providers is None:
         return TorchBackend(dense2d.build_model(device), f"with the embedding network's {backend}")
-    h = hashlib.sha256(json.dumps({"kwargs": dense2d.model_kwargs, "crop": dense2d.crop_size,
-                                   "torch": torch.__version__}, sort_keys=True).encode())
-    for name in sorted(dense2d.state_dict):
-        h.update(name.encode())
-        h.update(dense2d.state_dict[name].detach().cpu().contiguous().numpy().tobytes())
+    key = _weights_key({"kwargs": dense2d.model_kwargs, "crop": dense2d.crop_size}, dense2d.state_dict)
     cache = cache_dir or onnx_cache_dir()
-    path = cache / f"dense2d_{dense2d.category}_{h.hexdigest()[:16]}.onnx"
-    for attempt in range(2):
-        if not path.is_file():
-            try:
-                cache.mkdir(parents=True, exist_ok=True)
-            except OSError:
-                cache = Path(tempfile.mkdtemp(prefix="semcorr-onnx-"))
-                path = cache / path.name
-            with atomic_path(path) as tmp:
-                export_dense2d_onnx(dense2d.build_model("cpu"), tmp, dense2d.crop_size)
-        try:
-            return OnnxRuntimeBackend(path, providers, threads, "with the embedding network's onnxruntime")
-        except Exception as e:  # a damaged cached file: export again, once
-            path.unlink(missing_ok=True)
-            if attempt:
-                raise BackendError(f"onnxruntime cannot load the exported 2D model {path}: {e}") from None
-    raise AssertionError("unreachable")
+
+    def cached() -> Path:
+        return _cached_export(cache, f"dense2d_{dense2d.category}_{key}.onnx",
+                              lambda tmp: export_dense2d_onnx(dense2d.build_model("cpu"), tmp, dense2d.crop_size))
+
+    return _onnxruntime_session(cached, providers, threads, "with the embedding network's onnxruntime", "2D model")
