@@ -146,3 +146,21 @@ def test_several_categories_match_with_3d_descriptors_unless_told_otherwise():
     assert multi_category_descriptors(3, "fused") == "fused"
     det = MultiCategoryDetector.for_categories(["mug", "can"])
     assert [d.descriptors for d in det.detectors] == ["3d", "3d"]
+
+
+def test_a_piece_inside_a_larger_chosen_object_is_dropped():
+    from semcorr_core.pipeline.multi_category import CategoryChoice, _drop_joined_pieces
+
+    def obj(category, instance, rows):
+        mask = np.zeros((10, 10), bool)
+        mask[rows] = True
+        return DetectedObject(category, instance, SimilarityTransform(np.eye(3), np.zeros(3), 1.0), 1.0, [], mask,
+                              np.zeros((10, 10, 3)))
+
+    bowl = obj("bowl", 1, slice(0, 6))  # joined segments 1 and 2 (rows 0-5)
+    piece = obj("can", 2, slice(4, 6))  # segment 2 alone, fitted by another category: inside the bowl
+    beside = obj("can", 3, slice(5, 9))  # 1 of its 4 rows overlaps the bowl: its own object
+    choices = [CategoryChoice(i, {}, o.category) for i, o in enumerate((bowl, piece, beside), start=1)]
+    kept, why = _drop_joined_pieces([bowl, piece, beside], choices)
+    assert [o.instance_id for o in kept] == [1, 3]
+    assert [c.chosen for c in why] == ["bowl", None, "can"]

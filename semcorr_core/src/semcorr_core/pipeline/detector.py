@@ -17,6 +17,9 @@ Stages (each timed in :attr:`Detections.timings_ms`):
    projection, surface snap (:func:`semcorr_core.keypoints.place_keypoints`), and the dense
    canonical map of the object's pixels.
 
+A smaller segment that lies on an object's fitted surface joins it, and the object is fitted
+again on both (``DetectorConfig.join_explained``; segments are taken largest first).
+
 Scores: an object's score is its alignment inlier fraction; a keypoint's score is the object score
 (halved when the keypoint is not visible: it is then placed by the category-level fit alone).
 """
@@ -92,7 +95,14 @@ class DetectorConfig:
     prototype is at hand, else 3d (:attr:`Detector.descriptors` says which runs). refine_energy:
     after the robust fit of a category without rotation symmetry, the batched multi-start
     alignment-energy refinement (:mod:`semcorr_core.alignment.energy`, settings ``energy``; off by
-    default: it costs more than the CPU latency budget leaves, BENCHMARKS.md). seed: sampling and RANSAC."""
+    default: it costs more than the CPU latency budget leaves, BENCHMARKS.md). join_explained: a
+    smaller segment of which at least this fraction lies on an object's fitted surface (within
+    ``explain_tolerance`` x the prototype's diagonal) is a piece the segmenter cut off it (a bowl's
+    inside seen over its front rim, apart in depth): the object is fitted again on both, and the
+    piece is no object of its own (above 1: never join). On 100 bowl tuning frames (seed 7) the
+    pieces of the true object had 0.98-1.00 of their points on its fit, every other segment at
+    most 0.10; bowl visible PCK@2cm 0.898 -> 0.949, occluded 0.863 -> 0.912, mug unchanged.
+    seed: sampling and RANSAC."""
 
     n_points: int = 1024
     ransac_threshold: float = 0.08
@@ -117,11 +127,14 @@ class DetectorConfig:
     refine_energy: bool = False
     energy: EnergyConfig = EnergyConfig()
     fusion_weight_2d: float = 0.7
+    join_explained: float = 0.9
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.descriptors not in DESCRIPTOR_MODES:
             raise InputError(f"descriptors must be one of {DESCRIPTOR_MODES}, got {self.descriptors!r}")
+        if not float(self.join_explained) >= 0.0:  # NaN too; above 1 (inf): never join
+            raise InputError(f"join_explained must be >= 0 (above 1: never join), got {self.join_explained}")
         if not 0.0 <= float(self.fusion_weight_2d) <= 1.0:
             raise InputError(f"fusion_weight_2d must be in [0, 1], got {self.fusion_weight_2d}")
 
@@ -366,14 +379,37 @@ class Detector:
         depth = frame.depth
         for stage in ("embed", "align", "keypoints"):
             timings.setdefault(stage, 0.0)
-        out: list[Optional[DetectedObject]] = []
-        for inst, mask in enumerate(segments.masks, start=1):
-            m = mask & (depth > 0)
-            obj = None
-            if int(m.sum()) >= self.config.min_points:
-                obj = self._detect_object(frame, m, segments.points_cam[m], segments.G, segments.floor_z, inst, timings)
-            out.append(obj)
+        masks = [mask & (depth > 0) for mask in segments.masks]
+        sizes = [int(m.sum()) for m in masks]
+        out: list[Optional[DetectedObject]] = [None] * len(masks)
+        joined: set[int] = set()
+        # largest first: a piece the segmenter cut off an object is smaller than the rest of it
+        for i in sorted(range(len(masks)), key=lambda k: -sizes[k]):
+            if i in joined or sizes[i] < self.config.min_points:
+                continue
+            obj = self._detect_object(frame, masks[i], segments.points_cam[masks[i]], segments.G, segments.floor_z,
+                                      i + 1, timings)
+            if obj is not None and self.config.join_explained <= 1.0:
+                t = time.perf_counter()
+                pieces = [j for j in range(len(masks)) if j != i and j not in joined and out[j] is None
+                          and 0 < sizes[j] <= sizes[i] and self._piece_on_fit(segments.points_cam[masks[j]], obj)]
+                timings["join"] = timings.get("join", 0.0) + (time.perf_counter() - t) * 1e3
+                if pieces:
+                    union = masks[i] | np.any([masks[j] for j in pieces], axis=0)
+                    whole = self._detect_object(frame, union, segments.points_cam[union], segments.G,
+                                                segments.floor_z, i + 1, timings)
+                    if whole is not None:
+                        obj = whole
+                        joined.update(pieces)
+            out[i] = obj
         return out
+
+    def _piece_on_fit(self, points_cam: np.ndarray, obj: DetectedObject) -> bool:
+        """Whether a segment's points (camera frame) lie on the fitted prototype surface of ``obj``:
+        at least ``join_explained`` of them within ``explain_tolerance`` x the prototype's diagonal
+        (:meth:`_explained_fraction`)."""
+        pts = points_cam[:: max(1, len(points_cam) // 500)]
+        return self._explained_fraction(pts, obj.pose, obj.radial_scale) >= self.config.join_explained
 
     def surface_support(self, points_cam: np.ndarray, obj: DetectedObject, tolerance: float) -> float:
         """Fraction of ``points_cam`` (camera frame) within ``tolerance`` metres of the fitted

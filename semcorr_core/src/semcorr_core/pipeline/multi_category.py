@@ -75,6 +75,18 @@ class CategoryChoice:
     chosen: Optional[str]
 
 
+def _drop_joined_pieces(objects: list[DetectedObject], choices: list[CategoryChoice]
+                        ) -> tuple[list[DetectedObject], list[CategoryChoice]]:
+    """Without the objects that lie mostly (half their pixels) inside a larger chosen object's
+    mask: one category joined their segment to its object (``DetectorConfig.join_explained``)
+    while another category fitted the piece alone. Their choices say ``chosen=None``."""
+    keep = [not any(p is not o and p.mask.sum() > o.mask.sum() and 2 * (o.mask & p.mask).sum() >= o.mask.sum()
+                    for p in objects) for o in objects]
+    dropped = {o.instance_id for o, k in zip(objects, keep) if not k}
+    return ([o for o, k in zip(objects, keep) if k],
+            [replace(c, chosen=None) if c.instance_id in dropped else c for c in choices])
+
+
 class MultiCategoryDetector:
     """Detect objects of any of ``detectors``' categories (listed in priority order) in one frame."""
 
@@ -143,6 +155,7 @@ class MultiCategoryDetector:
                 best = next(obj for _, obj in candidates if scores[obj.category] >= top - self.tie_margin)
             objects.append(best)
             choices.append(CategoryChoice(i + 1, scores, best.category))
+        objects, choices = _drop_joined_pieces(objects, choices)
         timings["choose"] = (time.perf_counter() - t) * 1e3
         timings["total"] = (time.perf_counter() - t0) * 1e3
         self.last_choices = choices
