@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from semcorr_core.alignment.body_axis import body_radius_profile, refine_body_axis
+from semcorr_core.alignment.body_axis import (PartSide, body_radius_profile, face_part_side, observed_part_side,
+                                              refine_body_axis)
 from semcorr_core.errors import InputError
 from semcorr_core.geometry.similarity import SimilarityTransform
 
@@ -87,3 +88,53 @@ def test_handle_matches_are_left_out_and_bad_cases_keep_the_input():
     np.testing.assert_allclose(moved.transform.t[:2], centre, atol=1e-6)
     with pytest.raises(InputError):
         refine_body_axis(pts, canon[:, :2], start, -0.3, 0.01, prof)
+
+
+def _rz(theta):
+    c, sn = math.cos(theta), math.sin(theta)
+    return np.array([[c, -sn, 0.0], [sn, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def test_part_side_is_where_the_points_stick_out_of_the_body():
+    rng = np.random.default_rng(2)
+    prof = body_radius_profile(_mug_prototype(rng))  # body radius 0.04, height 0.1
+    heading, s, k, origin = 2.0, 1.2, 1.1, np.array([0.3, -0.1, 0.02])
+    fit = SimilarityTransform(_rz(heading + math.pi), origin, s)  # the fit has the handle on the wrong side
+    az = rng.uniform(0, 2 * math.pi, 500)
+    body = np.stack([0.04 * k * s * np.cos(az), 0.04 * k * s * np.sin(az), rng.uniform(0, 0.1 * s, 500)], 1)
+    # 30 handle points straight out at the heading, 6.6-8 cm from the axis (body 5.3 cm + 15 % + 3 mm = 6.4), mid height
+    r = rng.uniform(0.066, 0.08, 30)
+    handle = np.stack([r * math.cos(heading), r * math.sin(heading), rng.uniform(0.03, 0.08, 30) * s], 1)
+    pts = np.concatenate([body, handle]) + origin
+    side = observed_part_side(pts, fit, k, prof, reach=0.07)
+    assert side.n_points == 30 and side.concentration == pytest.approx(1.0)
+    assert side.heading == pytest.approx(heading)
+    turned, did = face_part_side(fit, side)
+    assert did
+    np.testing.assert_allclose(turned.R, _rz(heading), atol=1e-12)
+    np.testing.assert_array_equal(turned.t, origin)
+    assert turned.s == s
+    # a fit within 90 degrees of the part keeps its heading
+    kept, did = face_part_side(SimilarityTransform(_rz(heading + 1.2), origin, s), side)
+    assert not did and np.allclose(kept.R, _rz(heading + 1.2))
+    # beyond 1.3 x the reach (canonical 0.07 x 1.2 x 1.3 = 10.9 cm) a point is something else
+    far = np.array([[0.2 * math.cos(heading), 0.2 * math.sin(heading), 0.05]]) + origin
+    assert observed_part_side(np.concatenate([pts, np.repeat(far, 50, 0)]), fit, k, prof, reach=0.07).n_points == 30
+
+
+def test_no_part_side_from_too_few_or_spread_points():
+    rng = np.random.default_rng(3)
+    prof = body_radius_profile(_mug_prototype(rng))
+    fit = SimilarityTransform(np.eye(3), np.zeros(3), 1.0)
+    out = np.array([[0.06, 0.0, 0.05], [-0.06, 0.0, 0.05]])  # one each side: concentration 0
+    assert observed_part_side(np.repeat(out, 20, 0), fit, 1.0, prof, reach=0.07) is None
+    assert observed_part_side(np.repeat(out[:1], 9, 0), fit, 1.0, prof, reach=0.07) is None  # 9 < 10
+    assert observed_part_side(np.repeat(out[:1], 10, 0), fit, 1.0, prof, reach=0.07).heading == pytest.approx(0.0)
+    # within the margin (15 % + 3 mm over the 4 cm body) a point is silhouette noise of the body
+    assert observed_part_side(np.repeat([[0.048, 0.0, 0.05]], 20, 0), fit, 1.0, prof, reach=0.07) is None
+    assert observed_part_side(np.repeat([[0.0, 0.048, 0.05]], 20, 0), fit, 1.0, prof, reach=0.07) is None
+    with pytest.raises(InputError):
+        observed_part_side(np.zeros((4, 2)), fit, 1.0, prof, reach=0.07)
+    with pytest.raises(InputError):
+        observed_part_side(np.zeros((4, 3)), fit, 1.0, prof, reach=0.0)
+    assert isinstance(PartSide(0.0, 1, 1.0), tuple)

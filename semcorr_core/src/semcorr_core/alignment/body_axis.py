@@ -23,7 +23,7 @@ puts it, which the first bound refused.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -31,7 +31,8 @@ from semcorr_core.alignment.prototype import RADIUS_RATIO, fit_axis_position
 from semcorr_core.errors import InputError
 from semcorr_core.geometry.similarity import SimilarityTransform
 
-__all__ = ["BodyAxis", "BodyProfile", "body_radius_profile", "refine_body_axis"]
+__all__ = ["BodyAxis", "BodyProfile", "PartSide", "body_radius_profile", "face_part_side", "observed_part_side",
+           "refine_body_axis"]
 
 
 class BodyProfile(NamedTuple):
@@ -105,3 +106,67 @@ def refine_body_axis(points: np.ndarray, canonical: np.ndarray, transform: Simil
     if np.linalg.norm(new_t[:2] - np.asarray(t)[:2]) > max_shift * float(s) * float(np.nanmax(profile.radius)):
         return BodyAxis(transform)
     return BodyAxis(SimilarityTransform(np.asarray(R), new_t, float(s)), float(k))
+
+
+class PartSide(NamedTuple):
+    """The symmetry-breaking part as the observed points show it: ``heading`` (radians, about the
+    gravity frame's +z, of the part's direction from the body axis), ``n_points`` (points off the
+    body) and ``concentration`` (mean resultant length of their azimuths: 1 = all in one direction)."""
+
+    heading: float
+    n_points: int
+    concentration: float
+
+
+def observed_part_side(points: np.ndarray, transform: SimilarityTransform, radial_scale: float, profile: BodyProfile,
+                       reach: float, *, margin: float = 0.15, noise: float = 0.003, min_points: int = 10,
+                       min_concentration: float = 0.8) -> Optional[PartSide]:
+    """Where the part sticks out of the body: the observed ``(N, 3)`` ``points`` (gravity frame)
+    farther from the fitted body axis than the body's radius at their height (``profile`` x
+    ``radial_scale`` x the scale, plus ``margin`` of it and ``noise`` metres: a depth camera's
+    silhouette pixels scatter a few millimetres) and nearer than ``reach`` (canonical, the
+    part's farthest radius) x the scale x 1.3, between a tenth and 0.95 of the height.
+
+    ``transform``: canonical -> gravity frame with the origin on the body's axis
+    (:func:`refine_body_axis`). None when fewer than ``min_points`` are off the body or their
+    azimuths spread (concentration below ``min_concentration``: silhouette noise on both sides, not
+    one part)."""
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] != 3 or not np.isfinite(pts).all():
+        raise InputError(f"observed_part_side: points must be finite (N, 3), got {pts.shape}")
+    if not (np.isfinite(reach) and reach > 0):
+        raise InputError(f"observed_part_side: reach must be a positive distance, got {reach}")
+    _, t, s = transform
+    s = float(s)
+    rel = pts[:, :2] - np.asarray(t)[:2]
+    r = np.hypot(rel[:, 0], rel[:, 1])
+    h = (pts[:, 2] - float(np.asarray(t)[2])) / s  # canonical height
+    top = float(profile.edges[-1])
+    body = np.nan_to_num(profile.at(h), nan=np.inf) * float(radial_scale) * s
+    off = (h > 0.1 * top) & (h < 0.95 * top) & (r > body * (1.0 + margin) + noise) & (r < 1.3 * reach * s)
+    n = int(off.sum())
+    if n < min_points:
+        return None
+    unit = rel[off] / r[off, None]
+    mean = unit.mean(axis=0)
+    concentration = float(np.hypot(mean[0], mean[1]))
+    if concentration < min_concentration:
+        return None
+    return PartSide(float(np.arctan2(mean[1], mean[0])), n, concentration)
+
+
+def face_part_side(transform: SimilarityTransform, side: PartSide, max_angle: float = 0.5 * np.pi
+                   ) -> tuple[SimilarityTransform, bool]:
+    """``transform`` (upright, canonical -> gravity frame, origin on the body axis; the part on
+    canonical +x) turned about its axis to ``side.heading`` when its part points more than
+    ``max_angle`` radians away from where the points show it (the fit put the handle on the other
+    side); else unchanged. Also returns whether it turned."""
+    R, t, s = transform
+    R = np.asarray(R, dtype=np.float64)
+    heading = float(np.arctan2(R[1, 0], R[0, 0]))
+    off = (side.heading - heading + np.pi) % (2.0 * np.pi) - np.pi
+    if abs(off) <= max_angle:
+        return transform, False
+    c, sn = np.cos(side.heading), np.sin(side.heading)
+    Rz = np.array([[c, -sn, 0.0], [sn, c, 0.0], [0.0, 0.0, 1.0]])
+    return SimilarityTransform(Rz, np.asarray(t, dtype=np.float64), float(s)), True

@@ -79,7 +79,7 @@ def _match(objects, gt_mask: np.ndarray):
 
 ABLATIONS = {
     "prior_only": {"observe": False},
-    "no_refinement": {"observe": False, "refine_body_axis": False},
+    "no_refinement": {"observe": False, "refine_body_axis": False, "resolve_part_side": False},
     "descriptors_3d": {"descriptors": "3d"},
     "descriptors_2d": {"descriptors": "2d"},
     "fused": {"descriptors": "fused"},
@@ -88,7 +88,7 @@ ABLATIONS = {
 """Detector variants the bench can run on the same frames: ``prior_only`` places every keypoint
 by the category-level fit (no descriptor match on the observed surface); ``no_refinement`` is the
 robust fit alone (RANSAC + Umeyama, or the axis fit of a round category: neither the mug's body
-axis nor keypoints found on the surface); ``descriptors_3d`` / ``descriptors_2d`` / ``fused``
+axis and handle side nor keypoints found on the surface); ``descriptors_3d`` / ``descriptors_2d`` / ``fused``
 match points to the prototype with the 3D embeddings only, the 2D dense descriptors only, or both
 with square-root weights (:class:`~semcorr_core.pipeline.DetectorConfig` ``descriptors``);
 ``energy`` adds the multi-start alignment-energy refinement

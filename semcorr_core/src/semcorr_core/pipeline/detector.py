@@ -38,7 +38,8 @@ from scipy.spatial import cKDTree
 
 from semcorr_core.alignment import align_to_prototype, prototype_correspondences
 from semcorr_core.alignment.energy import EnergyConfig, refine_upright_similarity
-from semcorr_core.alignment.body_axis import body_radius_profile, refine_body_axis
+from semcorr_core.alignment.body_axis import (body_radius_profile, face_part_side, observed_part_side,
+                                              refine_body_axis)
 from semcorr_core.data.categories import get_category
 from semcorr_core.data.rgbd import RGBDFrame
 from semcorr_core.data.object_crop import crop_box, crop_inputs, sample_crop_map
@@ -86,7 +87,12 @@ class DetectorConfig:
     a round body and a symmetry-breaking part (the mug) takes its axis from the points matched to
     the body, and its radius proportion for the keypoints off the axis
     (:func:`~semcorr_core.alignment.body_axis.refine_body_axis`; mug visible PCK@2cm 0.893 -> 0.925
-    on 80 tuning frames). descriptors: what the points are matched to the dense prototype with:
+    on 80 tuning frames). resolve_part_side: then the part's side from the geometry: where the
+    observed points stick out of the fitted body (:func:`~semcorr_core.alignment.body_axis.observed_part_side`),
+    the heading turns to face them when the fit had the part more than 90 degrees away (a thin
+    handle seen edge-on or from above gets few, ambiguous descriptor matches). Mug flips on 300
+    tuning frames (seed 3) 9 -> 3 of 255 views showing the handle, visible PCK@2cm 0.932 -> 0.943,
+    occluded 0.844 -> 0.855; seed 7 (150 frames) flips 2 -> 1 of 126. descriptors: what the points are matched to the dense prototype with:
     ``3d`` the per-point embeddings, ``2d`` the 2D dense descriptors of the object's crop
     (:mod:`semcorr_core.models.dense2d`; keypoints are then found on the surface by the 2D keypoint
     descriptors too), ``fused`` both with square-root weights (:func:`~semcorr_core.models.fusion.fuse_descriptors`,
@@ -123,6 +129,7 @@ class DetectorConfig:
     min_explained: float = 0.4
     min_inlier_fraction: float = 0.0
     refine_body_axis: bool = True
+    resolve_part_side: bool = True
     descriptors: str = "auto"
     refine_energy: bool = False
     energy: EnergyConfig = EnergyConfig()
@@ -273,6 +280,7 @@ class Detector:
         # a round body with one part that breaks the symmetry (the mug's handle): its axis from the body
         self._body_profile = (body_radius_profile(self._dense)
                               if spec.symmetric_unless_seen and not self.rotation_symmetric else None)
+        self._part_reach = float(np.hypot(self._dense[:, 0], self._dense[:, 1]).max())
         self.dense2d, self._net2d, self._match_keys = None, None, self.dense_embeddings
         self.descriptors = config.descriptors
         if config.descriptors == "auto":
@@ -464,6 +472,10 @@ class Detector:
             body = refine_body_axis(pts_g[sel], canonical, fit.transform, floor_z, cfg.ransac_threshold * diag,
                                     self._body_profile)
             fit = fit._replace(transform=body.transform, radial_scale=body.radial_scale)
+        if cfg.resolve_part_side and self._body_profile is not None:
+            side = observed_part_side(pts_g, fit.transform, fit.radial_scale, self._body_profile, self._part_reach)
+            if side is not None:
+                fit = fit._replace(transform=face_part_side(fit.transform, side)[0])
         t = time.perf_counter()
         Rg, tg, s = fit.transform
         pose = SimilarityTransform(G.T @ Rg, G.T @ tg, float(s))  # canonical -> camera
