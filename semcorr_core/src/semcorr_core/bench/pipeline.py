@@ -84,6 +84,8 @@ ABLATIONS = {
     "descriptors_2d": {"descriptors": "2d"},
     "fused": {"descriptors": "fused"},
     "energy": {"refine_energy": True},
+    "no_segment_join": {"join_explained": float("inf")},
+    "no_part_side": {"resolve_part_side": False},
 }
 """Detector variants the bench can run on the same frames: ``prior_only`` places every keypoint
 by the category-level fit (no descriptor match on the observed surface); ``no_refinement`` is the
@@ -92,7 +94,9 @@ axis and handle side nor keypoints found on the surface); ``descriptors_3d`` / `
 match points to the prototype with the 3D embeddings only, the 2D dense descriptors only, or both
 with square-root weights (:class:`~semcorr_core.pipeline.DetectorConfig` ``descriptors``);
 ``energy`` adds the multi-start alignment-energy refinement
-(:mod:`semcorr_core.alignment.energy`) after the robust fit."""
+(:mod:`semcorr_core.alignment.energy`) after the robust fit; ``no_segment_join`` keeps every
+segment apart (``DetectorConfig.join_explained``); ``no_part_side`` leaves the mug's handle side
+to the descriptors (``DetectorConfig.resolve_part_side``)."""
 
 
 class PipelineScores:
