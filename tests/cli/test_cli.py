@@ -128,3 +128,12 @@ def test_detect_one_frame_with_a_category_list(tmp_path):
     assert cv2.imread(str(tmp_path / "v.png")).shape == fr.color.shape
     bad = run(*args, "--category", "bottle,bowl", "--bundle", "b.pt", check=False)
     assert bad.returncode == 2 and "--bundle" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_bench_offers_every_pipeline_ablation():
+    from semcorr_core.bench.pipeline import ABLATIONS
+    from semcorr_core.cli.main import build_parser
+
+    parser = build_parser()
+    bench = next(a for a in parser._subparsers._group_actions[0].choices["bench"]._actions if "--ablation" in a.option_strings)
+    assert set(bench.choices) == set(ABLATIONS)
