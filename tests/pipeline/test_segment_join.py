@@ -74,7 +74,9 @@ def test_the_joined_bowl_is_nearer_the_truth(bowl_in_three_pieces):
     assert joined < 0.01 and apart > joined + 0.005
 
 
-@pytest.mark.parametrize("value", [-0.1, float("nan")])
-def test_bad_join_fraction_is_an_input_error(value):
-    with pytest.raises(InputError, match="join_explained"):
-        replace(DetectorConfig(), join_explained=value)
+@pytest.mark.parametrize("field,value", [("join_explained", -0.1), ("join_explained", float("nan")),
+                                         ("deform_radius", -0.1), ("deform_radius", float("nan")),
+                                         ("deform_min_points", 0)])
+def test_bad_settings_are_input_errors(field, value):
+    with pytest.raises(InputError, match=field):
+        replace(DetectorConfig(), **{field: value})

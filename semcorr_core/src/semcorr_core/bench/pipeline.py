@@ -79,24 +79,27 @@ def _match(objects, gt_mask: np.ndarray):
 
 ABLATIONS = {
     "prior_only": {"observe": False},
-    "no_refinement": {"observe": False, "refine_body_axis": False, "resolve_part_side": False},
+    "no_refinement": {"observe": False, "refine_body_axis": False, "resolve_part_side": False, "deform_radius": 0.0},
     "descriptors_3d": {"descriptors": "3d"},
     "descriptors_2d": {"descriptors": "2d"},
     "fused": {"descriptors": "fused"},
     "energy": {"refine_energy": True},
     "no_segment_join": {"join_explained": float("inf")},
     "no_part_side": {"resolve_part_side": False},
+    "no_deformation": {"deform_radius": 0.0},
 }
 """Detector variants the bench can run on the same frames: ``prior_only`` places every keypoint
 by the category-level fit (no descriptor match on the observed surface); ``no_refinement`` is the
 robust fit alone (RANSAC + Umeyama, or the axis fit of a round category: neither the mug's body
-axis and handle side nor keypoints found on the surface); ``descriptors_3d`` / ``descriptors_2d`` / ``fused``
+axis and handle side nor the per-keypoint deformation nor keypoints found on the surface); ``descriptors_3d`` / ``descriptors_2d`` / ``fused``
 match points to the prototype with the 3D embeddings only, the 2D dense descriptors only, or both
 with square-root weights (:class:`~semcorr_core.pipeline.DetectorConfig` ``descriptors``);
 ``energy`` adds the multi-start alignment-energy refinement
 (:mod:`semcorr_core.alignment.energy`) after the robust fit; ``no_segment_join`` keeps every
 segment apart (``DetectorConfig.join_explained``); ``no_part_side`` leaves the mug's handle side
-to the descriptors (``DetectorConfig.resolve_part_side``)."""
+to the descriptors (``DetectorConfig.resolve_part_side``); ``no_deformation`` keeps the keypoints
+where the similarity fit puts them before they are looked for on the surface
+(``DetectorConfig.deform_radius``)."""
 
 
 class PipelineScores:
