@@ -134,6 +134,6 @@ def test_bench_offers_every_pipeline_ablation():
     from semcorr_core.bench.pipeline import ABLATIONS
     from semcorr_core.cli.main import build_parser
 
-    parser = build_parser()
-    bench = next(a for a in parser._subparsers._group_actions[0].choices["bench"]._actions if "--ablation" in a.option_strings)
+    bench_parser = build_parser()._subparsers._group_actions[0].choices["bench"]
+    bench = next(a for a in bench_parser._actions if "--ablation" in a.option_strings)
     assert set(bench.choices) == set(ABLATIONS)

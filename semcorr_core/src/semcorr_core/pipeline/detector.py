@@ -12,8 +12,8 @@ Stages (each timed in :attr:`Detections.timings_ms`):
 3. ``align`` - nearest dense-prototype descriptor per point (3D, 2D or the two fused) -> canonical
    coordinates -> robust canonical-to-gravity transform (:func:`semcorr_core.alignment.align_to_prototype`);
 4. ``keypoints`` - prototype keypoints through the pose (the category-level prior; a chair's
-   moved by the local residuals of its dense matches, :mod:`semcorr_core.keypoints.deformation`), then found on
-   the observed surface by their learned descriptors where the two agree
+   moved by the local residuals of its dense matches, :mod:`semcorr_core.keypoints.deformation`),
+   then found on the observed surface by their learned descriptors where the two agree
    (:func:`semcorr_core.keypoints.observe_keypoints`), into the camera, visibility by z-test,
    projection, surface snap (:func:`semcorr_core.keypoints.place_keypoints`), and the dense
    canonical map of the object's pixels.
@@ -103,8 +103,9 @@ class DetectorConfig:
     0.15 with 8 points: visible PCK@2cm 0.260 / 0.258 / 0.293 / 0.339 / -, occluded 0.186 / 0.172 /
     0.131 / 0.131 / -; radius 0.1 with 20 / 30 / 60 points: 0.339 / 0.325 / 0.274, occluded 0.189 /
     0.191 / 0.186 (visible median 3.07 -> 2.67 cm with 20); radius 0.15, 30 points: 0.334, 0.189.
-    Only keypoints the fit shows: no gain (the visible ones the descriptors find anyway). descriptors: what the points are matched to the dense prototype with:
-    ``3d`` the per-point embeddings, ``2d`` the 2D dense descriptors of the object's crop
+    Only keypoints the fit shows: no gain (the visible ones the descriptors find anyway).
+    descriptors: what the points are matched to the dense prototype with: ``3d`` the per-point
+    embeddings, ``2d`` the 2D dense descriptors of the object's crop
     (:mod:`semcorr_core.models.dense2d`; keypoints are then found on the surface by the 2D keypoint
     descriptors too), ``fused`` both with square-root weights (:func:`~semcorr_core.models.fusion.fuse_descriptors`,
     ``fusion_weight_2d`` for the 2D part: 0.7, chosen on 60 mug tuning frames over 0.3 and 0.5 and
