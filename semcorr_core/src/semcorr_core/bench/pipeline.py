@@ -92,8 +92,8 @@ ABLATIONS = {
 by the category-level fit (no descriptor match on the observed surface); ``no_refinement`` is the
 robust fit alone (RANSAC + Umeyama, or the axis fit of a round category: neither the mug's body
 axis and handle side nor the per-keypoint deformation nor keypoints found on the surface);
-``descriptors_3d`` / ``descriptors_2d`` / ``fused`` match points to the prototype with the 3D embeddings only, the 2D dense descriptors only, or both
-with square-root weights (:class:`~semcorr_core.pipeline.DetectorConfig` ``descriptors``);
+``descriptors_3d`` / ``descriptors_2d`` / ``fused`` match points to the prototype with the 3D
+embeddings only, the 2D dense descriptors only, or both with square-root weights (:class:`~semcorr_core.pipeline.DetectorConfig` ``descriptors``);
 ``energy`` adds the multi-start alignment-energy refinement
 (:mod:`semcorr_core.alignment.energy`) after the robust fit; ``no_segment_join`` keeps every
 segment apart (``DetectorConfig.join_explained``); ``no_part_side`` leaves the mug's handle side
