@@ -22,6 +22,17 @@ mug's handle confusion gives) by gradient descent (Adam) on::
   front of it pays its pixel distance to the mask over the mask's size (occluded parts, behind
   another object, are not penalised).
 
+With ``soft_iou_iterations`` > 0 a second stage follows (seeds 001/002: distance transform
+first, then soft IoU): the same energy at ``sigma_end`` plus ``w_soft_iou (1 - IoU)``, the soft
+intersection over union of the prototype's splatted silhouette with the object mask on a coarse
+grid over the mask's box (:func:`soft_silhouette_iou`; cells that something in front of the
+object covers are left out).
+
+Mug, 80 tuning frames (seed 7), 10 soft-IoU iterations after the 20 of the first stage: occluded
+PCK@2cm 0.857 -> 0.867 (512 points on a 32 x 32 grid: 0.870), visible 0.957 -> 0.952, flips 0
+of 69 both, +227 ms per frame on 2 CPU cores (+516 ms with 512 / 32): off by default
+(``soft_iou_iterations = 0``).
+
 The start with the lowest final energy wins (:class:`EnergyRefinement` keeps every start's
 energy). Everything runs on ``device`` (CPU or CUDA).
 """
@@ -40,7 +51,8 @@ from semcorr_core.errors import InputError
 from semcorr_core.geometry.camera import PinholeCamera
 from semcorr_core.geometry.similarity import SimilarityTransform
 
-__all__ = ["EnergyConfig", "EnergyRefinement", "refine_upright_similarity", "mask_distance_transform"]
+__all__ = ["EnergyConfig", "EnergyRefinement", "refine_upright_similarity", "mask_distance_transform",
+           "soft_silhouette_iou"]
 
 
 @dataclass(frozen=True)
@@ -57,12 +69,22 @@ class EnergyConfig:
     surface_points: int = 192
     matches: int = 384
     heading_offsets: tuple[float, ...] = (0.0, math.pi)
+    soft_iou_iterations: int = 0
+    w_soft_iou: float = 1.0
+    silhouette_points: int = 256
+    silhouette_grid: int = 24
+    splat_sigma: float = 0.8
 
     def __post_init__(self) -> None:
         if self.iterations < 0 or not self.lr > 0 or not 0 < self.sigma_end <= self.sigma_start:
             raise InputError(f"EnergyConfig: iterations >= 0, lr > 0 and 0 < sigma_end <= sigma_start, got "
                              f"{self.iterations}, {self.lr}, {self.sigma_end}, {self.sigma_start}")
-        if min(self.w_correspondence, self.w_surface, self.w_free_space, self.w_silhouette) < 0:
+        if (self.soft_iou_iterations < 0 or self.silhouette_grid < 2 or self.silhouette_points < 1
+                or not self.splat_sigma > 0):
+            raise InputError("EnergyConfig: soft_iou_iterations >= 0, silhouette_grid >= 2, silhouette_points >= 1 and "
+                             f"splat_sigma > 0, got {self.soft_iou_iterations}, {self.silhouette_grid}, "
+                             f"{self.silhouette_points}, {self.splat_sigma}")
+        if min(self.w_correspondence, self.w_surface, self.w_free_space, self.w_silhouette, self.w_soft_iou) < 0:
             raise InputError("EnergyConfig: term weights must be >= 0")
         if not self.heading_offsets:
             raise InputError("EnergyConfig: heading_offsets needs at least one start (0.0: the fit's own heading)")
@@ -85,6 +107,52 @@ def mask_distance_transform(mask: np.ndarray) -> np.ndarray:
     if mask.ndim != 2 or not mask.any():
         raise InputError("mask_distance_transform needs a non-empty (H, W) mask")
     return ndimage.distance_transform_edt(~mask).astype(np.float32)
+
+
+def soft_silhouette_iou(uv: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, origin: tuple[float, float],
+                        cell: tuple[float, float], sigma: float) -> torch.Tensor:
+    """Soft IoU of splatted points with a target silhouette on a grid, per batch row (differentiable in ``uv``).
+
+    uv: ``(S, M, 2)`` projected points, pixels (u, v). target: ``(g_h, g_w)`` the silhouette's
+    coverage of each cell in [0, 1]; valid: ``(g_h, g_w)`` 1 where the cell counts. origin: pixel
+    (u, v) of the grid's corner; cell: its cells' size in pixels (w, h). A point covers a cell
+    by ``exp(-d^2 / 2 sigma^2)`` (``d``: the distance of the cell's centre in cells); the soft
+    silhouette is ``1 - prod_j (1 - cover_j)``. Returns ``(S,)``
+    ``sum(v o t) / sum(v (o + t - o t))``."""
+    if uv.ndim != 3 or uv.shape[-1] != 2 or target.ndim != 2 or valid.shape != target.shape:
+        raise InputError(f"soft_silhouette_iou: uv (S, M, 2), target and valid (g_h, g_w); got {tuple(uv.shape)}, "
+                         f"{tuple(target.shape)}, {tuple(valid.shape)}")
+    gh, gw = target.shape
+    cw, ch = float(cell[0]), float(cell[1])
+    cu = float(origin[0]) + (torch.arange(gw, dtype=uv.dtype, device=uv.device) + 0.5) * cw
+    cv = float(origin[1]) + (torch.arange(gh, dtype=uv.dtype, device=uv.device) + 0.5) * ch
+    du = (uv[:, None, None, :, 0] - cu[None, None, :, None]) / cw  # (S, 1, g_w, M)
+    dv = (uv[:, None, None, :, 1] - cv[None, :, None, None]) / ch  # (S, g_h, 1, M)
+    cover = torch.exp(-(du * du + dv * dv) / (2.0 * sigma * sigma)).clamp(max=1.0 - 1e-4)
+    occupancy = 1.0 - torch.exp(torch.log1p(-cover).sum(-1))  # (S, g_h, g_w)
+    t, v = target[None].to(uv.dtype), valid[None].to(uv.dtype)
+    inter = (occupancy * t * v).sum((1, 2))
+    union = ((occupancy + t - occupancy * t) * v).sum((1, 2))
+    return inter / union.clamp_min(1e-9)
+
+
+def _silhouette_grid(mask: np.ndarray, depth: np.ndarray, size: int, tol: float):
+    """The soft-IoU grid over ``mask``'s box grown by a fifth on each side: coverage per cell, the
+    cells that count (not mostly covered by something measured in front of the object), the grid's
+    pixel origin (u, v) and cell size (w, h)."""
+    rows, cols = np.nonzero(mask)
+    h, w = mask.shape
+    mh, mw = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+    r0, r1 = max(int(rows.min() - 0.2 * mh), 0), min(int(rows.max() + 0.2 * mh) + 1, h)
+    c0, c1 = max(int(cols.min() - 0.2 * mw), 0), min(int(cols.max() + 0.2 * mw) + 1, w)
+    box = mask[r0:r1, c0:c1].astype(np.float32)
+    d = np.asarray(depth, np.float32)[r0:r1, c0:c1]
+    near = float(np.median(np.asarray(depth, np.float32)[mask]))
+    occluder = ((d > 0) & (d < near - tol) & (box == 0)).astype(np.float32)
+    pool = torch.nn.functional.adaptive_avg_pool2d
+    target = pool(torch.as_tensor(box)[None, None], (size, size))[0, 0]
+    valid = (pool(torch.as_tensor(occluder)[None, None], (size, size))[0, 0] < 0.5).float()
+    return target, valid, (float(c0), float(r0)), ((c1 - c0) / size, (r1 - r0) / size)
 
 
 def _rz(theta: torch.Tensor) -> torch.Tensor:
@@ -151,6 +219,16 @@ def refine_upright_similarity(points: np.ndarray, canonical: np.ndarray, similar
     H, W = depth_t.shape
     fx, fy, cx, cy = camera.fx, camera.fy, camera.cx, camera.cy
 
+    soft_iou = config.soft_iou_iterations > 0
+    if soft_iou:
+        sil = np.asarray(surface, np.float64)
+        if len(sil) > config.silhouette_points:
+            sil = sil[rng.choice(len(sil), config.silhouette_points, replace=False)]
+        Ds = torch.as_tensor(sil, **f32)
+        target, valid, grid_origin, grid_cell = _silhouette_grid(mask, depth, config.silhouette_grid,
+                                                                 config.free_space_tol)
+        target, valid = target.to(dev), valid.to(dev)
+
     R0 = np.asarray(start.R, np.float64)
     theta0 = math.atan2(R0[1, 0], R0[0, 0])
     S = len(config.heading_offsets)
@@ -166,7 +244,7 @@ def refine_upright_similarity(points: np.ndarray, canonical: np.ndarray, similar
     def pose() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return theta_start + d_theta, txy0 + diag * d_xy, log_s0 + d_log_s
 
-    def energy(sigma: float) -> torch.Tensor:
+    def energy(sigma: float, with_iou: bool = False) -> torch.Tensor:
         theta, txy, log_s = pose()
         R = _rz(theta)  # (S, 3, 3)
         s = log_s.exp()[:, None, None]
@@ -191,11 +269,18 @@ def refine_upright_similarity(points: np.ndarray, canonical: np.ndarray, similar
         dist = torch.nn.functional.grid_sample(dt[None, None].expand(S, -1, -1, -1), grid, mode="bilinear",
                                                padding_mode="border", align_corners=False)[:, 0, :, 0]
         e_sil = (dist * unoccluded).sum(-1) / (unoccluded.sum(-1).clamp_min(1) * mask_size)
-        return (config.w_correspondence * e_corr + config.w_surface * e_surf + config.w_free_space * e_free
-                + config.w_silhouette * e_sil)
+        e = (config.w_correspondence * e_corr + config.w_surface * e_surf + config.w_free_space * e_free
+             + config.w_silhouette * e_sil)
+        if with_iou:
+            sc = (s * Ds[None] @ R.transpose(1, 2) + t) @ Gt.T  # (S, M', 3) camera frame
+            zs = sc[..., 2].clamp_min(1e-3)
+            uv = torch.stack([fx * sc[..., 0] / zs + cx, fy * sc[..., 1] / zs + cy], -1)
+            iou = soft_silhouette_iou(uv, target, valid, grid_origin, grid_cell, config.splat_sigma)
+            e = e + config.w_soft_iou * (1.0 - iou)
+        return e
 
     with torch.no_grad():
-        initial = energy(config.sigma_end)
+        initial = energy(config.sigma_end, soft_iou)
     opt = torch.optim.Adam([d_theta, d_xy, d_log_s], lr=config.lr)
     for k in range(config.iterations):
         frac = k / max(config.iterations - 1, 1)
@@ -203,8 +288,12 @@ def refine_upright_similarity(points: np.ndarray, canonical: np.ndarray, similar
         opt.zero_grad()
         energy(sigma).sum().backward()  # the starts are independent: one sum, S separate gradients
         opt.step()
+    for _ in range(config.soft_iou_iterations):  # then the silhouette's overlap
+        opt.zero_grad()
+        energy(config.sigma_end, True).sum().backward()
+        opt.step()
     with torch.no_grad():
-        final = energy(config.sigma_end)
+        final = energy(config.sigma_end, soft_iou)
         theta, txy, log_s = pose()
     best = int(torch.argmin(final))
     R = _rz(theta[best]).cpu().numpy().astype(np.float64)

@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from semcorr_core.alignment.energy import EnergyConfig
 from semcorr_core.bench.embed3d import TEST_SEED_OFFSET
 from semcorr_core.bench.report import new_report
 from semcorr_core.data.categories import get_category
@@ -84,6 +85,7 @@ ABLATIONS = {
     "descriptors_2d": {"descriptors": "2d"},
     "fused": {"descriptors": "fused"},
     "energy": {"refine_energy": True},
+    "energy_soft_iou": {"refine_energy": True, "energy": EnergyConfig(soft_iou_iterations=10)},
     "no_segment_join": {"join_explained": float("inf")},
     "no_part_side": {"resolve_part_side": False},
     "no_deformation": {"deform_radius": 0.0},
@@ -95,7 +97,8 @@ axis and handle side nor the per-keypoint deformation nor keypoints found on the
 ``descriptors_3d`` / ``descriptors_2d`` / ``fused`` match points to the prototype with the 3D
 embeddings only, the 2D dense descriptors only, or both with square-root weights (:class:`~semcorr_core.pipeline.DetectorConfig` ``descriptors``);
 ``energy`` adds the multi-start alignment-energy refinement
-(:mod:`semcorr_core.alignment.energy`) after the robust fit; ``no_segment_join`` keeps every
+(:mod:`semcorr_core.alignment.energy`) after the robust fit, ``energy_soft_iou`` that and its
+soft-IoU silhouette stage; ``no_segment_join`` keeps every
 segment apart (``DetectorConfig.join_explained``); ``no_part_side`` leaves the mug's handle side
 to the descriptors (``DetectorConfig.resolve_part_side``); ``no_deformation`` keeps the keypoints
 where the similarity fit puts them before they are looked for on the surface
