@@ -400,8 +400,9 @@ class Detector:
 
     def detect_segments(self, frame: RGBDFrame, segments: FrameSegments,
                         timings: dict) -> list[Optional[DetectedObject]]:
-        """This category's object in each of ``segments.masks`` (None where it finds none; instance id
-        = the mask's 1-based position); stage times are added to ``timings``."""
+        """This category's object in each of ``segments.masks`` (None where it finds none, and for a
+        segment joined to a larger one's object, whose mask then covers both; instance id = the
+        mask's 1-based position); stage times are added to ``timings``."""
         depth = frame.depth
         for stage in ("embed", "align", "keypoints"):
             timings.setdefault(stage, 0.0)
