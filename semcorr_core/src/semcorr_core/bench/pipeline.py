@@ -80,7 +80,8 @@ def _match(objects, gt_mask: np.ndarray):
 
 ABLATIONS = {
     "prior_only": {"observe": False},
-    "no_refinement": {"observe": False, "refine_body_axis": False, "resolve_part_side": False, "deform_radius": 0.0},
+    "no_refinement": {"observe": False, "refine_body_axis": False, "resolve_part_side": False, "deform_radius": 0.0,
+                      "floor_contacts": False},
     "descriptors_3d": {"descriptors": "3d"},
     "descriptors_2d": {"descriptors": "2d"},
     "fused": {"descriptors": "fused"},
@@ -89,6 +90,7 @@ ABLATIONS = {
     "no_segment_join": {"join_explained": float("inf")},
     "no_part_side": {"resolve_part_side": False},
     "no_deformation": {"deform_radius": 0.0},
+    "no_floor_contacts": {"floor_contacts": False},
 }
 """Detector variants the bench can run on the same frames: ``prior_only`` places every keypoint
 by the category-level fit (no descriptor match on the observed surface); ``no_refinement`` is the
@@ -102,7 +104,8 @@ soft-IoU silhouette stage; ``no_segment_join`` keeps every
 segment apart (``DetectorConfig.join_explained``); ``no_part_side`` leaves the mug's handle side
 to the descriptors (``DetectorConfig.resolve_part_side``); ``no_deformation`` keeps the keypoints
 where the similarity fit puts them before they are looked for on the surface
-(``DetectorConfig.deform_radius``)."""
+(``DetectorConfig.deform_radius``); ``no_floor_contacts`` leaves a chair's leg contacts where the
+fit puts them (``DetectorConfig.floor_contacts``)."""
 
 
 class PipelineScores:
