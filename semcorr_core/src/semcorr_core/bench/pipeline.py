@@ -95,9 +95,11 @@ ABLATIONS = {
 """Detector variants the bench can run on the same frames: ``prior_only`` places every keypoint
 by the category-level fit (no descriptor match on the observed surface); ``no_refinement`` is the
 robust fit alone (RANSAC + Umeyama, or the axis fit of a round category: neither the mug's body
-axis and handle side nor the per-keypoint deformation nor keypoints found on the surface);
+axis and handle side nor the per-keypoint deformation and leg contacts nor keypoints found on the
+surface);
 ``descriptors_3d`` / ``descriptors_2d`` / ``fused`` match points to the prototype with the 3D
-embeddings only, the 2D dense descriptors only, or both with square-root weights (:class:`~semcorr_core.pipeline.DetectorConfig` ``descriptors``);
+embeddings only, the 2D dense descriptors only, or both with square-root weights
+(:class:`~semcorr_core.pipeline.DetectorConfig` ``descriptors``);
 ``energy`` adds the multi-start alignment-energy refinement
 (:mod:`semcorr_core.alignment.energy`) after the robust fit, ``energy_soft_iou`` that and its
 soft-IoU silhouette stage; ``no_segment_join`` keeps every
