@@ -136,15 +136,26 @@ def soft_silhouette_iou(uv: torch.Tensor, target: torch.Tensor, valid: torch.Ten
     return inter / union.clamp_min(1e-9)
 
 
-def _silhouette_grid(mask: np.ndarray, depth: np.ndarray, size: int, tol: float):
-    """The soft-IoU grid over ``mask``'s box grown by a fifth on each side: coverage per cell, the
-    cells that count (not mostly covered by something measured in front of the object), the grid's
-    pixel origin (u, v) and cell size (w, h)."""
-    rows, cols = np.nonzero(mask)
-    h, w = mask.shape
+def _grown_box(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], grow: float) -> tuple[int, int, int, int]:
+    """``(r0, r1, c0, c1)``: the box of the pixels ``rows``, ``cols`` grown by ``grow`` x its height
+    and width on each side, clipped to an image of ``shape``."""
     mh, mw = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
-    r0, r1 = max(int(rows.min() - 0.2 * mh), 0), min(int(rows.max() + 0.2 * mh) + 1, h)
-    c0, c1 = max(int(cols.min() - 0.2 * mw), 0), min(int(cols.max() + 0.2 * mw) + 1, w)
+    r0, r1 = max(int(rows.min() - grow * mh), 0), min(int(rows.max() + grow * mh) + 1, shape[0])
+    c0, c1 = max(int(cols.min() - grow * mw), 0), min(int(cols.max() + grow * mw) + 1, shape[1])
+    return r0, r1, c0, c1
+
+
+def _at_most(rng: np.random.Generator, array: np.ndarray, n: int) -> np.ndarray:
+    """``array``, or ``n`` of its rows drawn without replacement when it has more."""
+    return array if len(array) <= n else array[rng.choice(len(array), n, replace=False)]
+
+
+def _silhouette_grid(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray, depth: np.ndarray, size: int,
+                     tol: float):
+    """The soft-IoU grid over ``mask``'s box (its pixels ``rows``, ``cols``) grown by a fifth on
+    each side: coverage per cell, the cells that count (not mostly covered by something measured in
+    front of the object), the grid's pixel origin (u, v) and cell size (w, h)."""
+    r0, r1, c0, c1 = _grown_box(rows, cols, mask.shape, 0.2)
     box = mask[r0:r1, c0:c1].astype(np.float32)
     d = np.asarray(depth, np.float32)[r0:r1, c0:c1]
     near = float(np.median(np.asarray(depth, np.float32)[mask]))
@@ -188,11 +199,8 @@ def refine_upright_similarity(points: np.ndarray, canonical: np.ndarray, similar
     dev = torch.device("cpu") if device is None else torch.device(device)
     f32 = dict(dtype=torch.float32, device=dev)
     rng = np.random.default_rng([seed, 0xE7])
-    surf = np.asarray(surface, np.float64)
-    if len(surf) > config.surface_points:
-        surf = surf[rng.choice(len(surf), config.surface_points, replace=False)]
-    obs_sub = points if len(points) <= config.surface_points else points[rng.choice(len(points), config.surface_points,
-                                                                                      replace=False)]
+    surf = _at_most(rng, np.asarray(surface, np.float64), config.surface_points)
+    obs_sub = _at_most(rng, points, config.surface_points)
     diag = float(np.linalg.norm(np.ptp(points, axis=0))) or 1e-3
     similarity = np.asarray(similarity, np.float64)
     if len(points) > config.matches:
@@ -210,9 +218,7 @@ def refine_upright_similarity(points: np.ndarray, canonical: np.ndarray, similar
     # the distance transform on the mask's box grown by its size on every side (a full 640 x 480
     # transform costs more than the refinement); beyond it the border value stands
     rows, cols = np.nonzero(mask)
-    mh, mw = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
-    r0, r1 = max(rows.min() - mh, 0), min(rows.max() + mh + 1, mask.shape[0])
-    c0, c1 = max(cols.min() - mw, 0), min(cols.max() + mw + 1, mask.shape[1])
+    r0, r1, c0, c1 = _grown_box(rows, cols, mask.shape, 1.0)
     dt = torch.as_tensor(mask_distance_transform(mask[r0:r1, c0:c1]), device=dev)
     dh, dw = dt.shape
     mask_size = float(np.sqrt(len(rows)))
@@ -221,11 +227,8 @@ def refine_upright_similarity(points: np.ndarray, canonical: np.ndarray, similar
 
     soft_iou = config.soft_iou_iterations > 0
     if soft_iou:
-        sil = np.asarray(surface, np.float64)
-        if len(sil) > config.silhouette_points:
-            sil = sil[rng.choice(len(sil), config.silhouette_points, replace=False)]
-        Ds = torch.as_tensor(sil, **f32)
-        target, valid, grid_origin, grid_cell = _silhouette_grid(mask, depth, config.silhouette_grid,
+        Ds = torch.as_tensor(_at_most(rng, np.asarray(surface, np.float64), config.silhouette_points), **f32)
+        target, valid, grid_origin, grid_cell = _silhouette_grid(mask, rows, cols, depth, config.silhouette_grid,
                                                                  config.free_space_tol)
         target, valid = target.to(dev), valid.to(dev)
 

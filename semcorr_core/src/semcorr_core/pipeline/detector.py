@@ -308,7 +308,8 @@ class Detector:
         # a round body with one part that breaks the symmetry (the mug's handle): its axis from the body
         self._body_profile = (body_radius_profile(self._dense)
                               if spec.symmetric_unless_seen and not self.rotation_symmetric else None)
-        self._part_reach = float(np.hypot(self._dense[:, 0], self._dense[:, 1]).max())
+        self._part_reach = (float(np.hypot(self._dense[:, 0], self._dense[:, 1]).max())
+                            if self._body_profile is not None else None)
         self.dense2d, self._net2d, self._match_keys = None, None, self.dense_embeddings
         self.descriptors = config.descriptors
         if config.descriptors == "auto":
@@ -420,6 +421,14 @@ class Detector:
         sizes = [int(m.sum()) for m in masks]
         out: list[Optional[DetectedObject]] = [None] * len(masks)
         joined: set[int] = set()
+        samples: dict[int, np.ndarray] = {}  # a segment's points for the join test, taken once
+
+        def on_fit(j: int, obj: DetectedObject) -> bool:
+            if j not in samples:
+                pts = segments.points_cam[masks[j]]
+                samples[j] = pts[:: max(1, len(pts) // 500)]
+            return self._explained_fraction(samples[j], obj.pose, obj.radial_scale) >= self.config.join_explained
+
         # largest first: a piece the segmenter cut off an object is smaller than the rest of it
         for i in sorted(range(len(masks)), key=lambda k: -sizes[k]):
             if i in joined or sizes[i] < self.config.min_points:
@@ -429,7 +438,7 @@ class Detector:
             if obj is not None and self.config.join_explained <= 1.0:
                 t = time.perf_counter()
                 pieces = [j for j in range(len(masks)) if j != i and j not in joined and out[j] is None
-                          and 0 < sizes[j] <= sizes[i] and self._piece_on_fit(segments.points_cam[masks[j]], obj)]
+                          and 0 < sizes[j] <= sizes[i] and on_fit(j, obj)]
                 timings["join"] = timings.get("join", 0.0) + (time.perf_counter() - t) * 1e3
                 if pieces:
                     union = masks[i] | np.any([masks[j] for j in pieces], axis=0)
@@ -440,13 +449,6 @@ class Detector:
                         joined.update(pieces)
             out[i] = obj
         return out
-
-    def _piece_on_fit(self, points_cam: np.ndarray, obj: DetectedObject) -> bool:
-        """Whether a segment's points (camera frame) lie on the fitted prototype surface of ``obj``:
-        at least ``join_explained`` of them within ``explain_tolerance`` x the prototype's diagonal
-        (:meth:`_explained_fraction`)."""
-        pts = points_cam[:: max(1, len(points_cam) // 500)]
-        return self._explained_fraction(pts, obj.pose, obj.radial_scale) >= self.config.join_explained
 
     def surface_support(self, points_cam: np.ndarray, obj: DetectedObject, tolerance: float) -> float:
         """Fraction of ``points_cam`` (camera frame) within ``tolerance`` metres of the fitted
@@ -510,17 +512,17 @@ class Detector:
         pose = SimilarityTransform(G.T @ Rg, G.T @ tg, float(s))  # canonical -> camera
         # the instance's radii (the mug's body axis fit; rotation-symmetric keypoints lie on the axis)
         keypoints = self.keypoints * np.array([fit.radial_scale, fit.radial_scale, 1.0])
-        observed_xyz = None
+        # gravity-frame positions and which of them the observation moved off the similarity fit
         fitted_g = fit.transform.apply(keypoints)
-        deformed = np.zeros(len(keypoints), bool)
+        moved = np.zeros(len(keypoints), bool)
         if cfg.deform_radius > 0 and not self.rotation_symmetric and self._body_profile is None:
             d = deform_keypoints(keypoints, fit.transform, pts_g[sel], canonical,
                                  radius=cfg.deform_radius * self._dense_diag, min_points=cfg.deform_min_points)
-            fitted_g, deformed = d.xyz, d.moved
+            fitted_g, moved = d.xyz, d.moved
         if cfg.floor_contacts and self.floor_contact.any():
             fc = find_floor_contacts(fitted_g[self.floor_contact], pts_g, floor_z, gate=cfg.floor_contact_gate)
             fitted_g[self.floor_contact] = fc.xyz
-            deformed[self.floor_contact] |= fc.found
+            moved[self.floor_contact] |= fc.found
         if cfg.observe:
             size = float(s) * self._dense_diag  # the fitted object's bounding-box diagonal
             candidates = np.ones(len(self.keypoints), bool)
@@ -533,9 +535,8 @@ class Detector:
                                     gate=max(cfg.observe_gate, cfg.observe_gate_fraction * size),
                                     window=max(cfg.observe_window, cfg.observe_window_fraction * size),
                                     min_similarity=cfg.observe_min_similarity)
-            observed_xyz = np.where((obs.observed | deformed)[:, None], obs.xyz @ G, np.nan)  # gravity -> camera
-        elif deformed.any():
-            observed_xyz = np.where(deformed[:, None], fitted_g @ G, np.nan)
+            fitted_g, moved = obs.xyz, moved | obs.observed  # obs.xyz: fitted_g where not observed
+        observed_xyz = np.where(moved[:, None], fitted_g @ G, np.nan)  # gravity -> camera
         placed = place_keypoints(keypoints, pose, frame.camera, frame.depth, visibility_tol=cfg.visibility_tol,
                                  on_surface=self.on_surface, object_points=pts_cam, snap_distance=cfg.snap_distance,
                                  observed_xyz=observed_xyz)
