@@ -30,6 +30,7 @@ import numpy as np
 from semcorr_core.alignment.prototype import RADIUS_RATIO, fit_axis_position
 from semcorr_core.errors import InputError
 from semcorr_core.geometry.similarity import SimilarityTransform
+from semcorr_core.geometry.transforms import rotation_z
 
 __all__ = ["BodyAxis", "BodyProfile", "PartSide", "body_radius_profile", "face_part_side", "observed_part_side",
            "refine_body_axis"]
@@ -167,6 +168,4 @@ def face_part_side(transform: SimilarityTransform, side: PartSide, max_angle: fl
     off = (side.heading - heading + np.pi) % (2.0 * np.pi) - np.pi
     if abs(off) <= max_angle:
         return transform, False
-    c, sn = np.cos(side.heading), np.sin(side.heading)
-    Rz = np.array([[c, -sn, 0.0], [sn, c, 0.0], [0.0, 0.0, 1.0]])
-    return SimilarityTransform(Rz, np.asarray(t, dtype=np.float64), float(s)), True
+    return SimilarityTransform(rotation_z(side.heading), np.asarray(t, dtype=np.float64), float(s)), True
