@@ -52,7 +52,10 @@ SYNC_QUEUE = 10  # per stream; at 30 Hz a third of a second
 QOS_RELIABILITY_HINT = ("a publisher offers best_effort but this node subscribes reliable, so nothing from it is "
                         "received; set qos_reliability:=best_effort (matches every publisher)")
 INFO_HISTORY = 30  # CameraInfo messages kept to find the one stamped like a frame
-INFO_WAIT_S = 0.1  # how long a frame waits for its camera_info (only while the driver stamps them alike)
+# How long a frame waits for its own camera_info (only while the driver stamps them like its images).
+# It is paid only when that info never comes; a busy host (or DDS) delivers it 100 ms+ after the images,
+# and a frame that gave up early would be processed with the previous frame's intrinsics.
+INFO_WAIT_S = 0.5
 STAGES = ("segment", "embed", "align", "keypoints", "total")
 _PARAM_TYPES = {bool: "bool", int: "integer", float: "double", str: "string"}
 

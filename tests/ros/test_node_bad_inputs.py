@@ -149,7 +149,13 @@ def test_bad_frame_is_reported_and_the_next_good_frame_is_processed(session, cas
                 return True
         return False
 
-    lis.wait_for(done, 10, "all bad frames rejected or dropped, none processed", node.log)
+    def counts_text():
+        v = diag_values(lis.diagnostics[-1][1])
+        return ", ".join(f"{k} +{int(v[k]) - int(before[k])}" for k in
+                         ("frames_synced", "frames_rejected", "frames_dropped", "frames_processed"))
+
+    lis.wait_for(done, 10, "all bad frames rejected or dropped, none processed",
+                 lambda: f"counts since the case began: {counts_text()}\n" + node.log())
 
     t1 = time.time()
     good = cam.publish(s["good"])["stamp_ns"]
@@ -163,6 +169,28 @@ def test_bad_frame_is_reported_and_the_next_good_frame_is_processed(session, cas
     assert int(diag_values(cleared)["frames_rejected"]) >= 1
     log_lines = [ln for ln in node.log().splitlines() if all(e in ln for e in expected)]
     assert len(log_lines) == 1, f"expected one (throttled) log line, got {len(log_lines)}:\n" + "\n".join(log_lines)
+
+
+def test_frame_waits_for_its_own_late_camera_info(session):
+    # The driver stamps camera_info like its images, but this frame's info (all-zero K) arrives 0.3 s
+    # after the images: the frame must be judged with it, not with the previous frame's good intrinsics.
+    s, lis, node = session, session["listener"], session["node"]
+    cam = s["camera"]
+    good_stamp = cam.publish(s["good"])["stamp_ns"]
+    lis.wait_for(lambda: lis.keypoints_for(good_stamp), OUTPUT_TIMEOUT_S, "keypoints of a good frame", node.log)
+    bad = _frame_file(s, "late_zero_k", K=np.zeros((3, 3)))
+    t0 = time.time()
+    stamp = cam.publish(bad, parts=("depth", "color"))["stamp_ns"]
+    time.sleep(0.3)
+    cam.publish(bad, parts=("info",), stamp_ns=stamp)
+    # judged with the previous intrinsics, the frame would be processed and never rejected
+    st = _wait_diag(s, t0, lambda st: "frame rejected (camera_info)" in st.message, "the late zero K rejected")
+    assert level(st) == 2
+    t1 = time.time()
+    good = cam.publish(s["good"])["stamp_ns"]
+    lis.wait_for(lambda: lis.keypoints_for(good), OUTPUT_TIMEOUT_S, "keypoints of the next good frame", node.log)
+    _wait_diag(s, t1, lambda st: "frame rejected" not in st.message, "the error cleared by the good frame")
+    assert not lis.keypoints_for(stamp), "keypoints published for the frame with the zero K"
 
 
 def test_best_effort_publisher_is_reported_as_qos_mismatch(session):
