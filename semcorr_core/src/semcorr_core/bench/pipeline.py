@@ -81,7 +81,7 @@ def _match(objects, gt_mask: np.ndarray):
 ABLATIONS = {
     "prior_only": {"observe": False},
     "no_refinement": {"observe": False, "refine_body_axis": False, "resolve_part_side": False, "deform_radius": 0.0,
-                      "floor_contacts": False},
+                      "floor_contacts": False, "corners": False},
     "descriptors_3d": {"descriptors": "3d"},
     "descriptors_2d": {"descriptors": "2d"},
     "fused": {"descriptors": "fused"},
@@ -91,12 +91,13 @@ ABLATIONS = {
     "no_part_side": {"resolve_part_side": False},
     "no_deformation": {"deform_radius": 0.0},
     "no_floor_contacts": {"floor_contacts": False},
+    "no_corners": {"corners": False},
 }
 """Detector variants the bench can run on the same frames: ``prior_only`` places every keypoint
 by the category-level fit (no descriptor match on the observed surface); ``no_refinement`` is the
 robust fit alone (RANSAC + Umeyama, or the axis fit of a round category: neither the mug's body
-axis and handle side nor the per-keypoint deformation and leg contacts nor keypoints found on the
-surface);
+axis and handle side nor the per-keypoint deformation, leg contacts and box corners nor keypoints
+found on the surface);
 ``descriptors_3d`` / ``descriptors_2d`` / ``fused`` match points to the prototype with the 3D
 embeddings only, the 2D dense descriptors only, or both with square-root weights
 (:class:`~semcorr_core.pipeline.DetectorConfig` ``descriptors``);
@@ -107,7 +108,8 @@ segment apart (``DetectorConfig.join_explained``); ``no_part_side`` leaves the m
 to the descriptors (``DetectorConfig.resolve_part_side``); ``no_deformation`` keeps the keypoints
 where the similarity fit puts them before they are looked for on the surface
 (``DetectorConfig.deform_radius``); ``no_floor_contacts`` leaves a chair's leg contacts where the
-fit puts them (``DetectorConfig.floor_contacts``)."""
+fit puts them (``DetectorConfig.floor_contacts``); ``no_corners`` does not look for a chair's seat
+and backrest corners on their faces (``DetectorConfig.corners``)."""
 
 
 class PipelineScores:

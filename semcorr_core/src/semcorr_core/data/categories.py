@@ -31,6 +31,9 @@ class CategorySpec:
     ``rim_front``) is not determined by the view; evaluation then compares it like a
     rotation-symmetric category (the NOCS convention for mugs, Wang et al. 2019). Empty for
     categories whose ``symmetry`` always holds.
+    corner_faces: keypoint name -> the outward normals (canonical frame) of the faces of a box-like
+    part that meet at it, found on those faces (:mod:`semcorr_core.keypoints.corners`); list only
+    faces whose plane the view can show (a seat's back edge, under the backrest, is left out).
     """
 
     name: str
@@ -40,6 +43,14 @@ class CategorySpec:
     keypoint_definitions: dict[str, str] = field(default_factory=dict)
     surface_keypoints: tuple[str, ...] = ()
     symmetric_unless_seen: tuple[str, ...] = ()
+    corner_faces: dict[str, tuple[tuple[float, float, float], ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, faces in self.corner_faces.items():
+            if name not in self.keypoint_names:
+                raise InputError(f"category {self.name!r}: corner_faces names unknown keypoint {name!r}")
+            if not faces or any(len(f) != 3 or abs(sum(x * x for x in f) - 1.0) > 1e-6 for f in faces):
+                raise InputError(f"category {self.name!r}: corner_faces[{name!r}] must be unit 3-vectors, got {faces}")
 
     def view_symmetry(self, seen_parts) -> Symmetry:
         """The symmetry a view shows: rotation about z when none of ``symmetric_unless_seen`` is
@@ -57,6 +68,7 @@ class CategorySpec:
             "surface_keypoints": list(self.surface_keypoints),
             "symmetry": self.symmetry.to_dict(),
             "symmetric_unless_seen": list(self.symmetric_unless_seen),
+            "corner_faces": {k: [list(f) for f in v] for k, v in self.corner_faces.items()},
         }
 
 
@@ -171,6 +183,14 @@ CATEGORIES: dict[str, CategorySpec] = {
             "back_top_left",
             "back_top_right",
         ),
+        corner_faces={
+            "seat_front_left": ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
+            "seat_front_right": ((1.0, 0.0, 0.0), (0.0, -1.0, 0.0), (0.0, 0.0, 1.0)),
+            "seat_back_left": ((0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
+            "seat_back_right": ((0.0, -1.0, 0.0), (0.0, 0.0, 1.0)),
+            "back_top_left": ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
+            "back_top_right": ((1.0, 0.0, 0.0), (0.0, -1.0, 0.0), (0.0, 0.0, 1.0)),
+        },
     ),
 }
 
