@@ -7,7 +7,7 @@ import pytest
 
 from semcorr_core.errors import InputError
 from semcorr_core.geometry import PinholeCamera
-from semcorr_core.geometry.normals import organised_normals
+from semcorr_core.geometry.normals import normals_at_pixels, organised_normals
 
 
 def _plane_cloud(normal, offset, w=40, h=30):
@@ -52,6 +52,22 @@ def test_missing_pixels_use_the_other_side_and_isolated_ones_get_none():
     assert np.isnan(organised_normals(lone)).all()
 
 
+def test_at_pixels_matches_the_image_and_keeps_to_the_valid_pixels():
+    normal = np.array([0.2, 0.1, 1.0])
+    normal /= np.linalg.norm(normal)
+    pts = _plane_cloud(normal, 1.2)
+    pts[5:, 20:] += [0.0, 0.0, 0.5]  # a second surface half a metre behind, right of column 20
+    full = organised_normals(pts)
+    rows, cols = np.array([3, 10, 29]), np.array([4, 19, 0])
+    np.testing.assert_array_equal(normals_at_pixels(pts, rows, cols), full[rows, cols])
+    # at (10, 19) the stencil reaches across to the surface behind; kept to the front one it does not
+    valid = np.ones(pts.shape[:2], bool)
+    valid[5:, 20:] = False
+    np.testing.assert_allclose(normals_at_pixels(pts, rows, cols, valid=valid), np.broadcast_to(-normal, (3, 3)),
+                               atol=1e-9)
+    assert not np.allclose(full[10, 19], -normal, atol=1e-3)
+
+
 def test_bad_input():
     with pytest.raises(InputError):
         organised_normals(np.zeros((4, 4)))
@@ -59,3 +75,7 @@ def test_bad_input():
         organised_normals(np.zeros((4, 4, 2)))
     with pytest.raises(InputError):
         organised_normals(np.zeros((4, 4, 3)), step=0)
+    with pytest.raises(InputError):
+        normals_at_pixels(np.zeros((4, 4, 3)), np.array([4]), np.array([0]))  # outside the image
+    with pytest.raises(InputError):
+        normals_at_pixels(np.zeros((4, 4, 3)), np.array([0]), np.array([0]), valid=np.ones((3, 4), bool))

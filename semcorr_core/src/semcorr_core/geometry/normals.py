@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from semcorr_core.errors import InputError
@@ -19,15 +21,19 @@ def organised_normals(points: np.ndarray, step: int = 2) -> np.ndarray:
     return normals_at_pixels(p, rows, cols, step).reshape(h, w, 3)
 
 
-def normals_at_pixels(points: np.ndarray, rows: np.ndarray, cols: np.ndarray, step: int = 2) -> np.ndarray:
+def normals_at_pixels(points: np.ndarray, rows: np.ndarray, cols: np.ndarray, step: int = 2,
+                      valid: Optional[np.ndarray] = None) -> np.ndarray:
     """Unit normals ``(M, 3)`` at the pixels ``(rows, cols)`` of the organised cloud ``points``
-    ``(H, W, 3)`` (as :func:`organised_normals`), facing the camera.
+    ``(H, W, 3)`` (as :func:`organised_normals`), facing the camera. ``valid`` ``(H, W)`` bool:
+    the pixels whose points may be used (an object's mask: a normal across its outline would join
+    it to the background); default all.
 
     Each normal is the cross product of the differences ``step`` pixels either side along the row
     and along the column: at 1-2 m a pixel spans 2-3 mm, about the depth noise, so one-pixel
     differences give noise, not the surface. Where one side is missing (an outline, a pixel the
     sensor dropped, the image border) the difference to the other side is taken. NaN where both
-    sides of a direction are missing, the differences are parallel, and at missing pixels."""
+    sides of a direction are missing, the differences are parallel, and at missing pixels. Only
+    the pixels asked for and their neighbours are read."""
     p = _checked(points, step)
     rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
     h, w = p.shape[:2]
@@ -35,10 +41,22 @@ def normals_at_pixels(points: np.ndarray, rows: np.ndarray, cols: np.ndarray, st
                                                                      or cols.min() < 0 or cols.max() >= w)):
         raise InputError(f"normals_at_pixels: rows and cols must be equal-length 1-D pixel indices inside "
                          f"{h}x{w}, got shapes {rows.shape} and {cols.shape}")
-    p = np.where((p[..., 2:3] > 0) & np.isfinite(p).all(axis=2, keepdims=True), p, np.nan)
-    centre = p[rows, cols]
-    du = _difference(p, centre, rows, cols, 0, step)
-    dv = _difference(p, centre, rows, cols, step, 0)
+    if valid is not None and np.shape(valid) != (h, w):
+        raise InputError(f"normals_at_pixels: valid must be ({h}, {w}), got {np.shape(valid)}")
+
+    def at(r, c):
+        inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
+        out = np.full((len(r), 3), np.nan)
+        got = p[r[inside], c[inside]].astype(np.float64)
+        ok = np.isfinite(got).all(axis=1) & (got[:, 2] > 0)
+        if valid is not None:
+            ok &= valid[r[inside], c[inside]]
+        out[np.flatnonzero(inside)[ok]] = got[ok]
+        return out
+
+    centre = at(rows, cols)
+    du = _difference(at(rows, cols + step), at(rows, cols - step), centre)
+    dv = _difference(at(rows + step, cols), at(rows - step, cols), centre)
     n = np.cross(du, dv)
     length = np.linalg.norm(n, axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -49,7 +67,7 @@ def normals_at_pixels(points: np.ndarray, rows: np.ndarray, cols: np.ndarray, st
 
 
 def _checked(points: np.ndarray, step: int) -> np.ndarray:
-    p = np.asarray(points, dtype=np.float64)
+    p = np.asarray(points)
     if p.ndim != 3 or p.shape[2] != 3:
         raise InputError(f"normals: points must be (H, W, 3), got {p.shape}")
     if int(step) < 1:
@@ -57,18 +75,9 @@ def _checked(points: np.ndarray, step: int) -> np.ndarray:
     return p
 
 
-def _difference(p: np.ndarray, centre: np.ndarray, rows: np.ndarray, cols: np.ndarray, dr: int, dc: int) -> np.ndarray:
-    """Point ``(dr, dc)`` pixels after minus the one before each pixel; the one-sided difference
-    (doubled, the same span) where one of them is missing; NaN where both are."""
-    h, w = p.shape[:2]
-
-    def at(r, c):
-        inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
-        out = np.full((len(r), 3), np.nan)
-        out[inside] = p[r[inside], c[inside]]
-        return out
-
-    after, before = at(rows + dr, cols + dc), at(rows - dr, cols - dc)
+def _difference(after: np.ndarray, before: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """``after - before``; the one-sided difference (doubled, the same span) where one of them is
+    missing; NaN where both are."""
     out = after - before
     out = np.where(np.isfinite(out), out, 2.0 * (after - centre))
     return np.where(np.isfinite(out), out, 2.0 * (centre - before))

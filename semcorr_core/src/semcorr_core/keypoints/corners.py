@@ -29,7 +29,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from semcorr_core.errors import InputError
 
@@ -76,13 +75,13 @@ def find_box_corners(predicted: np.ndarray, faces: np.ndarray, points: np.ndarra
     pts, nrm = pts[good], nrm[good]
     if len(pred) == 0 or len(pts) == 0:
         return BoxCorners(out, found, seen_count)
-    tree = cKDTree(pts)
     cos_tol = float(np.cos(np.deg2rad(normal_tolerance_deg)))
     for k, (p0, declared) in enumerate(zip(pred, dirs)):
         declared = declared[np.linalg.norm(declared, axis=1) > 0.5]
         if len(declared) == 0:
             continue
-        near = np.asarray(tree.query_ball_point(p0, float(radius)), dtype=np.int64)
+        offset = pts - p0
+        near = np.flatnonzero(np.einsum("ij,ij->i", offset, offset) <= float(radius) ** 2)
         if len(near) < int(min_points):
             continue
         p_near, n_near = pts[near], nrm[near]

@@ -256,17 +256,6 @@ class FrameSegments:
     segment_ms: float
 
 
-def _object_normals(points_hw: np.ndarray, mask: np.ndarray, pick: np.ndarray) -> np.ndarray:
-    """Normals ``(M, 3)`` (camera frame) at the ``pick``-ed ones of the pixels of ``mask`` (in
-    ``np.nonzero`` order). Points of other pixels are left out: a normal across the object's
-    outline would join it to the background."""
-    rows, cols = np.nonzero(mask)
-    r0, c0 = int(rows.min()), int(cols.min())
-    inside = mask[r0:int(rows.max()) + 1, c0:int(cols.max()) + 1]
-    crop = np.where(inside[..., None], points_hw[r0:r0 + inside.shape[0], c0:c0 + inside.shape[1]], np.nan)
-    return normals_at_pixels(crop, rows[pick] - r0, cols[pick] - c0, step=NORMAL_STEP_PX)
-
-
 def segment_frame(frame: RGBDFrame, seed: int = 0) -> FrameSegments:
     """Support plane and instances of ``frame``: its mask's instances when it carries one (the plane
     is then fitted on the pixels outside them), else :func:`~semcorr_core.segmentation.segment_objects`."""
@@ -496,6 +485,7 @@ class Detector:
         cfg = self.config
         t = time.perf_counter()
         pts_cam = points_hw[mask]
+        rows, cols = np.nonzero(mask)  # the pixels of pts_cam, in its order
         rng = np.random.default_rng([cfg.seed, instance_id])
         pts_g = pts_cam @ G.T
         sel = voxel_subsample(pts_g, cfg.n_points, rng)
@@ -506,7 +496,6 @@ class Detector:
         query, f2 = emb, None
         if self.dense2d is not None:
             t = time.perf_counter()
-            rows, cols = np.nonzero(mask)
             f2 = self._pixel_descriptors(frame, mask, np.column_stack([cols[sel], rows[sel]]))
             w = float(cfg.fusion_weight_2d)
             query = f2 if self.descriptors == "2d" else fuse_descriptors([f2, emb], [w, 1.0 - w])
@@ -579,9 +568,9 @@ class Detector:
             near = np.zeros(len(pts_g), bool)  # normals are needed around the corners only
             for p in predicted:
                 near |= np.einsum("ij,ij->i", pts_g - p, pts_g - p) <= radius * radius
-            bc = find_box_corners(predicted, self._corner_faces[self.box_corner] @ Rg.T, pts_g[near],
-                                  _object_normals(points_hw, mask, near) @ G.T, radius=radius,
-                                  gate=cfg.corner_gate_fraction * size)
+            normals = normals_at_pixels(points_hw, rows[near], cols[near], step=NORMAL_STEP_PX, valid=mask)
+            bc = find_box_corners(predicted, self._corner_faces[self.box_corner] @ Rg.T, pts_g[near], normals @ G.T,
+                                  radius=radius, gate=cfg.corner_gate_fraction * size)
             fitted_g[self.box_corner] = bc.xyz
             moved[self.box_corner] |= bc.found
             timings["corners"] = timings.get("corners", 0.0) + (time.perf_counter() - t_c) * 1e3
