@@ -46,6 +46,14 @@ def test_a_refused_frame_counts_as_missed():
     assert s.errors == ["frame 1: no plane"] and (s.pred[1] == float("inf")).all()
 
 
+def test_a_frame_without_depth_is_a_refusal_not_the_end_of_the_bench():
+    # frame 13 frames a lone chair from 5 m, beyond the simulated sensor's 4 m: no valid depth
+    r = run_pipeline_bench("chair", frames=14, distractors=(0, 0), ablations=("no_corners",))
+    assert r["frames_refused"] == 1 and "frame 13: depth has no valid reading" in r["refusals"][0]
+    assert r["ablations"]["no_corners"]["frames_refused"] == 1
+    assert r["detection_rate"] <= 13 / 14
+
+
 def test_descriptor_and_refinement_ablations_run_on_the_same_frames():
     r = run_pipeline_bench("mug", frames=1, n_instances=1, gt_mask=True,
                            ablations=("descriptors_3d", "descriptors_2d", "no_refinement", "no_segment_join",

@@ -236,8 +236,13 @@ def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundl
         gt[f], vis[f] = ann.keypoints_cam[order], ann.keypoints_visible[order]
         gt_obj = fr.instance_mask == ann.instance_index
         mask = (fr.instance_mask * (fr.instance_mask < 1000)).astype(np.int32) if gt_mask else None
-        rgbd = make_rgbd(fr.color, fr.depth, fr.camera, mask=mask)
         view_symmetry = spec.view_symmetry(parts_seen(fr.face_id[gt_obj], shape))
+        try:
+            rgbd = make_rgbd(fr.color, fr.depth, fr.camera, mask=mask)
+        except SemcorrError as err:  # e.g. a lone chair's scene framed beyond the sensor's range: no depth
+            for name in variants:
+                scores[name].add_error(f, err)
+            continue
         for name, det in variants.items():
             try:
                 result = det.detect(rgbd)
