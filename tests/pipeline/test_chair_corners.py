@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ from semcorr_core.data.categories import get_category
 from semcorr_core.data.render import DepthNoiseConfig, RaycastRenderer, SceneConfig, sample_scene
 from semcorr_core.data.rgbd import make_rgbd
 from semcorr_core.data.shapes import generate_shapes
+from semcorr_core.errors import InputError
 from semcorr_core.pipeline import Detector, DetectorConfig
 
 CORNERS = tuple(get_category("chair").corner_faces)
@@ -58,3 +61,22 @@ def test_corners_on_their_faces_beat_the_fit(chair_frames):
     assert np.median(on) < 0.6 * np.median(off), (np.median(on), np.median(off))
     assert np.mean(on <= 0.01) >= 0.5 > np.mean(off <= 0.01) + 0.3
     assert all("corners" in t for t in timings_on) and not any("corners" in t for t in timings_off)
+
+
+@pytest.mark.parametrize("field,value", [("corner_radius_fraction", 0.0), ("corner_radius_fraction", float("nan")),
+                                         ("corner_gate_fraction", -0.1)])
+def test_bad_corner_settings_are_input_errors(field, value):
+    with pytest.raises(InputError, match=field):
+        replace(DetectorConfig(), **{field: value})
+
+
+def test_corner_faces_name_known_keypoints_with_unit_normals():
+    from semcorr_core.data.categories import CategorySpec
+    from semcorr_core.data.shape import Symmetry
+
+    base = dict(name="box", keypoint_names=("a",), symmetry=Symmetry(kind="none"), frame="m")
+    assert CategorySpec(**base, corner_faces={"a": ((0.0, 0.0, 1.0),)}).to_dict()["corner_faces"] == {"a": [[0, 0, 1]]}
+    with pytest.raises(InputError, match="unknown keypoint"):
+        CategorySpec(**base, corner_faces={"b": ((0.0, 0.0, 1.0),)})
+    with pytest.raises(InputError, match="unit 3-vectors"):
+        CategorySpec(**base, corner_faces={"a": ((0.0, 0.0, 2.0),)})

@@ -183,6 +183,9 @@ class DetectorConfig:
             raise InputError(f"deform_min_points must be >= 1, got {self.deform_min_points}")
         if not float(self.join_explained) >= 0.0:  # NaN too; above 1 (inf): never join
             raise InputError(f"join_explained must be >= 0 (above 1: never join), got {self.join_explained}")
+        for name in ("corner_radius_fraction", "corner_gate_fraction"):
+            if not float(getattr(self, name)) > 0.0:  # NaN too
+                raise InputError(f"{name} must be > 0, got {getattr(self, name)}")
         if not 0.0 <= float(self.fusion_weight_2d) <= 1.0:
             raise InputError(f"fusion_weight_2d must be in [0, 1], got {self.fusion_weight_2d}")
 
