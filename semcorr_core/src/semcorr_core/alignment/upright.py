@@ -27,13 +27,9 @@ import numpy as np
 
 from semcorr_core.errors import InputError
 from semcorr_core.geometry.similarity import SimilarityTransform
+from semcorr_core.geometry.transforms import rotation_z
 
 __all__ = ["fit_upright_similarity", "ransac_upright_similarity", "UprightRansacResult"]
-
-
-def _rz(theta: float) -> np.ndarray:
-    c, s = math.cos(theta), math.sin(theta)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
 def fit_upright_similarity(src: np.ndarray, dst: np.ndarray, weights: Optional[np.ndarray] = None, *,
@@ -62,7 +58,7 @@ def fit_upright_similarity(src: np.ndarray, dst: np.ndarray, weights: Optional[n
     spread = float(w @ (p[:, 0] ** 2 + p[:, 1] ** 2))
     if spread <= 1e-12 * max(float(w @ (p**2).sum(1)), 1e-30) or math.hypot(cross, dot) < 1e-15:
         raise InputError("fit_upright_similarity: the source points lie on one vertical line; the heading is undefined")
-    R = _rz(math.atan2(cross, dot))
+    R = rotation_z(math.atan2(cross, dot))
     if floor_z is None:
         var = float(w @ (p**2).sum(1))
         s = float(w @ (q * (p @ R.T)).sum(1)) / var

@@ -73,6 +73,8 @@ class CategorySpec:
 
 
 _ROT_Z = Symmetry(kind="rotation_z")
+_CHAIR_KEYPOINTS = ("seat_front_left", "seat_front_right", "seat_back_left", "seat_back_right", "leg_front_left",
+                    "leg_front_right", "leg_back_left", "leg_back_right", "back_top_left", "back_top_right")
 
 CATEGORIES: dict[str, CategorySpec] = {
     "mug": CategorySpec(
@@ -134,18 +136,7 @@ CATEGORIES: dict[str, CategorySpec] = {
     ),
     "chair": CategorySpec(
         name="chair",
-        keypoint_names=(
-            "seat_front_left",
-            "seat_front_right",
-            "seat_back_left",
-            "seat_back_right",
-            "leg_front_left",
-            "leg_front_right",
-            "leg_back_left",
-            "leg_back_right",
-            "back_top_left",
-            "back_top_right",
-        ),
+        keypoint_names=_CHAIR_KEYPOINTS,
         symmetry=Symmetry(
             kind="reflection",
             plane_normal=(0.0, 1.0, 0.0),
@@ -171,18 +162,7 @@ CATEGORIES: dict[str, CategorySpec] = {
             "back_top_left": "top corner of the backrest on its front face (facing the sitter), left (+y)",
             "back_top_right": "top corner of the backrest on its front face (facing the sitter), right (-y)",
         },
-        surface_keypoints=(
-            "seat_front_left",
-            "seat_front_right",
-            "seat_back_left",
-            "seat_back_right",
-            "leg_front_left",
-            "leg_front_right",
-            "leg_back_left",
-            "leg_back_right",
-            "back_top_left",
-            "back_top_right",
-        ),
+        surface_keypoints=_CHAIR_KEYPOINTS,  # every one on the surface
         corner_faces={
             "seat_front_left": ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
             "seat_front_right": ((1.0, 0.0, 0.0), (0.0, -1.0, 0.0), (0.0, 0.0, 1.0)),
