@@ -79,3 +79,7 @@ def test_bad_input():
         normals_at_pixels(np.zeros((4, 4, 3)), np.array([4]), np.array([0]))  # outside the image
     with pytest.raises(InputError):
         normals_at_pixels(np.zeros((4, 4, 3)), np.array([0]), np.array([0]), valid=np.ones((3, 4), bool))
+    with pytest.raises(InputError):
+        normals_at_pixels(np.zeros((4, 4, 3)), np.array([0]), np.array([0]), valid=np.ones((4, 4), int))
+    with pytest.raises(InputError):
+        organised_normals(np.zeros((4, 4, 3)), step=1.5)

@@ -145,3 +145,22 @@ def test_a_few_noisy_points_in_front_of_a_face_do_not_move_it():
     stray = pts[rng.choice(len(pts), len(pts) // 6, replace=False)] + [0.0, 0.0, 0.035]
     out = _find(np.concatenate([pts, stray]), np.concatenate([n, n[: len(stray)]]), PREDICTED)
     assert out.found[0] and abs(out.xyz[0, 2] - CORNER[2]) < 0.003
+
+
+def test_a_noisy_face_lies_at_most_two_thirds_of_sigma_out():
+    # depth noise of 3 mm along the top's normal: the plane the outermost dense window gives sits
+    # about 0.67 sigma out (the window starts at the median); the corner moves with it
+    pts, n = _seat(front=False, side=False)
+    noisy = pts + np.random.default_rng(1).normal(0.0, 0.003, len(pts))[:, None] * Z
+    out = _find(noisy, n, PREDICTED)
+    assert out.found[0] and 0.0 < out.xyz[0, 2] - CORNER[2] < 0.8 * 0.003
+
+
+def test_faces_that_run_on_past_the_search_sphere_show_no_corner():
+    # the fit put the corner 7 cm behind the front edge: within the 6 cm sphere the top face ends
+    # only where the sphere does, so the "edge" there is no edge
+    pts, n = _seat(front=False, side=False)
+    behind = CORNER - [0.07, 0.0, 0.0]
+    out = _find(pts, n, behind)
+    assert not out.found[0] and out.faces_seen[0] == 1
+    np.testing.assert_array_equal(out.xyz[0], behind)

@@ -78,5 +78,6 @@ def test_corner_faces_name_known_keypoints_with_unit_normals():
     assert CategorySpec(**base, corner_faces={"a": ((0.0, 0.0, 1.0),)}).to_dict()["corner_faces"] == {"a": [[0, 0, 1]]}
     with pytest.raises(InputError, match="unknown keypoint"):
         CategorySpec(**base, corner_faces={"b": ((0.0, 0.0, 1.0),)})
-    with pytest.raises(InputError, match="unit 3-vectors"):
-        CategorySpec(**base, corner_faces={"a": ((0.0, 0.0, 2.0),)})
+    for faces in (((0.0, 0.0, 2.0),), ((float("nan"), 0.0, 0.0),), ((0.0, 0.0, 1.0),) * 4, ()):
+        with pytest.raises(InputError, match="unit 3-vectors"):
+            CategorySpec(**base, corner_faces={"a": faces})

@@ -34,7 +34,7 @@ from semcorr_core.data.point_clouds import parts_seen
 from semcorr_core.data.render import DepthNoiseConfig, RaycastRenderer, SceneConfig, sample_scene
 from semcorr_core.data.rgbd import make_rgbd
 from semcorr_core.data.shapes import generate_shapes
-from semcorr_core.errors import InputError, SemcorrError
+from semcorr_core.errors import InputError, InvalidDepthError, SemcorrError
 from semcorr_core.models.dense2d_bundle import default_dense2d_path, load_dense2d_bundle
 from semcorr_core.metrics import heading_flipped, keypoint3d_errors, left_right_flip, pose_error
 from semcorr_core.pipeline import Detector, DetectorConfig
@@ -239,7 +239,7 @@ def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundl
         view_symmetry = spec.view_symmetry(parts_seen(fr.face_id[gt_obj], shape))
         try:
             rgbd = make_rgbd(fr.color, fr.depth, fr.camera, mask=mask)
-        except SemcorrError as err:  # e.g. a lone chair's scene framed beyond the sensor's range: no depth
+        except InvalidDepthError as err:  # a lone chair's scene framed beyond the sensor's range: no depth
             for name in variants:
                 scores[name].add_error(f, err)
             continue

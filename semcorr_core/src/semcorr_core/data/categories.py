@@ -49,8 +49,10 @@ class CategorySpec:
         for name, faces in self.corner_faces.items():
             if name not in self.keypoint_names:
                 raise InputError(f"category {self.name!r}: corner_faces names unknown keypoint {name!r}")
-            if not faces or any(len(f) != 3 or abs(sum(x * x for x in f) - 1.0) > 1e-6 for f in faces):
-                raise InputError(f"category {self.name!r}: corner_faces[{name!r}] must be unit 3-vectors, got {faces}")
+            if not 1 <= len(faces) <= 3 or any(len(f) != 3 or not abs(sum(x * x for x in f) - 1.0) <= 1e-6
+                                               for f in faces):
+                raise InputError(f"category {self.name!r}: corner_faces[{name!r}] must be 1-3 unit 3-vectors (a box "
+                                 f"corner joins three faces), got {faces}")
 
     def view_symmetry(self, seen_parts) -> Symmetry:
         """The symmetry a view shows: rotation about z when none of ``symmetric_unless_seen`` is

@@ -41,8 +41,10 @@ def normals_at_pixels(points: np.ndarray, rows: np.ndarray, cols: np.ndarray, st
                                                                      or cols.min() < 0 or cols.max() >= w)):
         raise InputError(f"normals_at_pixels: rows and cols must be equal-length 1-D pixel indices inside "
                          f"{h}x{w}, got shapes {rows.shape} and {cols.shape}")
-    if valid is not None and np.shape(valid) != (h, w):
-        raise InputError(f"normals_at_pixels: valid must be ({h}, {w}), got {np.shape(valid)}")
+    if valid is not None:
+        valid = np.asarray(valid)
+        if valid.shape != (h, w) or valid.dtype != bool:
+            raise InputError(f"normals_at_pixels: valid must be a ({h}, {w}) bool mask, got {valid.dtype} {valid.shape}")
 
     def at(r, c):
         inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
@@ -70,8 +72,8 @@ def _checked(points: np.ndarray, step: int) -> np.ndarray:
     p = np.asarray(points)
     if p.ndim != 3 or p.shape[2] != 3:
         raise InputError(f"normals: points must be (H, W, 3), got {p.shape}")
-    if int(step) < 1:
-        raise InputError(f"normals: step must be >= 1, got {step}")
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
+        raise InputError(f"normals: step must be an int >= 1 (pixels), got {step!r}")
     return p
 
 
