@@ -113,7 +113,10 @@ class DetectorConfig:
     floor_contacts, floor_contact_gate: keypoints on the support plane off the axis (a chair's leg
     contacts, hidden under their legs) go to the nearest leg stub the points show just above the
     plane, within the gate (metres; :func:`~semcorr_core.keypoints.floor_contacts.find_floor_contacts`;
-    chair, 80 tuning frames: occluded PCK@2cm 0.189 -> 0.385).
+    chair, 80 tuning frames: occluded PCK@2cm 0.189 -> 0.385). The descriptors then leave such
+    keypoints alone: the fit's contact, on the floor beside the leg, passes the z-test, and its
+    descriptor match pulled a found contact 2-7 cm onto the leg's side (occluded PCK@2cm 0.385 ->
+    0.667 on the same frames once it no longer could).
     corners, corner_radius_fraction, corner_gate_fraction: keypoints the category declares as the
     corner of a box-like part (``CategorySpec.corner_faces``: a chair's seat and backrest corners)
     are found on the faces that meet there, among the observed points within
@@ -556,6 +559,8 @@ class Detector:
             if cfg.observe_visible_only:  # a keypoint the fit hides would only be pulled onto its visible neighbours
                 candidates = place_keypoints(keypoints, pose, frame.camera, frame.depth,
                                              visibility_tol=cfg.visibility_tol).visible
+            if cfg.floor_contacts:  # a leg's own wall hides its contact: its descriptor would find the leg's side
+                candidates &= ~self.floor_contact
             obs = observe_keypoints(self.keypoint_embeddings, f2 if self.descriptors == "2d" else emb,
                                     pts_g[sel], fitted_g, on_surface=self.on_surface & candidates,
                                     on_axis=self.on_axis & (candidates | self.inner_axis) & ~self.measured_top,
