@@ -37,17 +37,22 @@ def chair_frames():
     return frames
 
 
+def _the_chair(objects, gt_mask):
+    """The detected object that overlaps the chair's true mask most; None when none does."""
+    overlap = [int((o.mask & gt_mask).sum()) for o in objects]
+    return objects[int(np.argmax(overlap))] if overlap and max(overlap) > 0 else None
+
+
 def _corner_errors(config: DetectorConfig, frames) -> tuple[np.ndarray, list[dict]]:
     det = Detector.for_category("chair", config=config)
     errors, timings = [], []
     for rgbd, gt, gt_mask in frames:
         res = det.detect(rgbd)
         timings.append(res.timings_ms)
-        overlap = [int((o.mask & gt_mask).sum()) for o in res.objects]
-        if not overlap or max(overlap) == 0:
+        obj = _the_chair(res.objects, gt_mask)
+        if obj is None:
             errors += [np.inf] * sum(1 for k, n in enumerate(gt.keypoint_names) if n in CORNERS and gt.keypoints_visible[k])
             continue  # missed (the same with and without corners)
-        obj = res.objects[int(np.argmax(overlap))]
         for k, name in enumerate(gt.keypoint_names):
             if name in CORNERS and gt.keypoints_visible[k]:
                 errors.append(float(np.linalg.norm(obj.keypoints[k].xyz - gt.keypoints_cam[k])))
@@ -73,8 +78,8 @@ def test_found_corners_are_not_snapped_onto_a_point(chair_frames):
     det = Detector.for_category("chair", config=DetectorConfig())
     on_a_point, visible = 0, 0
     for rgbd, gt, gt_mask in chair_frames:
-        objects = det.detect(rgbd).objects
-        obj = objects[int(np.argmax([int((o.mask & gt_mask).sum()) for o in objects]))]
+        obj = _the_chair(det.detect(rgbd).objects, gt_mask)
+        assert obj is not None
         tree = cKDTree(rgbd.camera.backproject(rgbd.depth)[obj.mask])
         for k, name in enumerate(gt.keypoint_names):
             if name in CORNERS and obj.keypoints[k].visible:
@@ -90,9 +95,7 @@ def test_leg_contacts_found_on_the_stubs_stay_there(chair_frames):
         det = Detector.for_category("chair", config=config)
         errors = []
         for rgbd, gt, gt_mask in chair_frames:
-            objects = det.detect(rgbd).objects
-            overlap = [int((o.mask & gt_mask).sum()) for o in objects]
-            obj = objects[int(np.argmax(overlap))] if overlap and max(overlap) > 0 else None
+            obj = _the_chair(det.detect(rgbd).objects, gt_mask)
             for k, name in enumerate(gt.keypoint_names):
                 if name.startswith("leg_"):
                     errors.append(np.inf if obj is None else float(np.linalg.norm(obj.keypoints[k].xyz

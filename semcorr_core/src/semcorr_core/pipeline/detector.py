@@ -540,6 +540,7 @@ class Detector:
         t = time.perf_counter()
         Rg, tg, s = fit.transform
         pose = SimilarityTransform(G.T @ Rg, G.T @ tg, float(s))  # canonical -> camera
+        size = float(s) * self._dense_diag  # the fitted object's bounding-box diagonal
         # the instance's radii (the mug's body axis fit; rotation-symmetric keypoints lie on the axis)
         keypoints = self.keypoints * np.array([fit.radial_scale, fit.radial_scale, 1.0])
         # gravity-frame positions and which of them the observation moved off the similarity fit
@@ -554,7 +555,6 @@ class Detector:
             fitted_g[self.floor_contact] = fc.xyz
             moved[self.floor_contact] |= fc.found
         if cfg.observe:
-            size = float(s) * self._dense_diag  # the fitted object's bounding-box diagonal
             candidates = np.ones(len(self.keypoints), bool)
             if cfg.observe_visible_only:  # a keypoint the fit hides would only be pulled onto its visible neighbours
                 candidates = place_keypoints(keypoints, pose, frame.camera, frame.depth,
@@ -571,7 +571,6 @@ class Detector:
         corner_found = np.zeros(len(keypoints), bool)
         if cfg.corners and self.box_corner.any():
             t_c = time.perf_counter()
-            size = float(s) * self._dense_diag
             radius = cfg.corner_radius_fraction * size
             predicted = fitted_g[self.box_corner]
             near = np.zeros(len(pts_g), bool)  # normals are needed around the corners only
