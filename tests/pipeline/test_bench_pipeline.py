@@ -57,9 +57,9 @@ def test_a_frame_without_depth_is_a_refusal_not_the_end_of_the_bench():
 def test_descriptor_and_refinement_ablations_run_on_the_same_frames():
     r = run_pipeline_bench("mug", frames=1, n_instances=1, gt_mask=True,
                            ablations=("descriptors_3d", "descriptors_2d", "no_refinement", "no_segment_join",
-                                      "no_part_side", "no_deformation", "no_floor_contacts", "no_corners"))
+                                      "no_part_side", "no_deformation", "no_floor_contacts", "no_corners", "no_mirror"))
     assert r["descriptors"] == "fused" and r["dense2d"]["validation"]["pixels"] > 0  # the shipped 2D model
     assert "embed2d" in r["latency_ms_median"] and "embed2d" in r["ablations"]["descriptors_2d"]["latency_ms_median"]
     assert "embed2d" not in r["ablations"]["descriptors_3d"]["latency_ms_median"]
     assert set(r["ablations"]) == {"descriptors_3d", "descriptors_2d", "no_refinement", "no_segment_join",
-                                   "no_part_side", "no_deformation", "no_floor_contacts", "no_corners"}
+                                   "no_part_side", "no_deformation", "no_floor_contacts", "no_corners", "no_mirror"}

@@ -81,7 +81,7 @@ def _match(objects, gt_mask: np.ndarray):
 ABLATIONS = {
     "prior_only": {"observe": False},
     "no_refinement": {"observe": False, "refine_body_axis": False, "resolve_part_side": False, "deform_radius": 0.0,
-                      "floor_contacts": False, "corners": False},
+                      "floor_contacts": False, "corners": False, "mirror_completion": False},
     "descriptors_3d": {"descriptors": "3d"},
     "descriptors_2d": {"descriptors": "2d"},
     "fused": {"descriptors": "fused"},
@@ -92,6 +92,7 @@ ABLATIONS = {
     "no_deformation": {"deform_radius": 0.0},
     "no_floor_contacts": {"floor_contacts": False},
     "no_corners": {"corners": False},
+    "no_mirror": {"mirror_completion": False},
 }
 """Detector variants the bench can run on the same frames: ``prior_only`` places every keypoint
 by the category-level fit (no descriptor match on the observed surface); ``no_refinement`` is the
@@ -109,7 +110,9 @@ to the descriptors (``DetectorConfig.resolve_part_side``); ``no_deformation`` ke
 where the similarity fit puts them before they are looked for on the surface
 (``DetectorConfig.deform_radius``); ``no_floor_contacts`` leaves a chair's leg contacts where the
 fit puts them (``DetectorConfig.floor_contacts``); ``no_corners`` does not look for a chair's seat
-and backrest corners on their faces (``DetectorConfig.corners``)."""
+and backrest corners on their faces (``DetectorConfig.corners``); ``no_mirror`` does not complete
+a chair's leg contacts and corners through the mirror plane of its found leg pairs
+(``DetectorConfig.mirror_completion``)."""
 
 
 class PipelineScores:

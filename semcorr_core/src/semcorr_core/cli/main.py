@@ -449,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--ablation", action="append", default=[],
                    choices=["prior_only", "no_refinement", "descriptors_3d", "descriptors_2d", "fused", "energy",
                             "energy_soft_iou", "no_segment_join", "no_part_side", "no_deformation",
-                            "no_floor_contacts", "no_corners"],
+                            "no_floor_contacts", "no_corners", "no_mirror"],
                    help="pipeline: also run this detector variant on the same frames (repeatable); prior_only = "
                         "keypoints by the category-level fit alone; no_refinement = the robust fit alone; "
                         "descriptors_3d / descriptors_2d / fused = match with 3D embeddings, 2D dense "
@@ -458,7 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "no_segment_join = every segment apart; no_part_side = the mug's handle side by the "
                         "descriptors alone; no_deformation = no per-keypoint deformation; "
                         "no_floor_contacts = leg contacts where the fit puts them; no_corners = a chair's seat "
-                        "and backrest corners not looked for on their faces")
+                        "and backrest corners not looked for on their faces; no_mirror = a chair's keypoints not "
+                        "completed through the mirror plane of its found leg pairs")
     b.add_argument("--dense2d", type=Path, default=None,
                    help="pipeline: 2D descriptor model for the 2D / fused variants (default the shipped one)")
     b.add_argument("--instances", type=int, default=12, help="held-out test instances (embed3d)")
