@@ -13,7 +13,9 @@ PCK@2cm 0.697 -> 0.754 (median 1.11 -> 0.99 cm); the visible seat and backrest c
 0.556 (reflections kept within the corners' gate of their prediction: 0.560 without it). Averaging
 the leg pairs found on both sides: no gain (0.751), so leg contacts are only completed. A plane
 from two found legs of one side, or a 2D similarity from the fit's legs to two found ones, placed
-the others worse than the fit (0.780 -> 0.656 on the pair cases).
+the others worse than the fit (0.780 -> 0.656 on the pair cases); a plane from the corners found
+on both sides, in frames without a leg pair found on both sides: no gain (seed 3: visible 0.517 ->
+0.514, occluded unchanged).
 """
 
 from __future__ import annotations

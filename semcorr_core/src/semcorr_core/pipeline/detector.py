@@ -569,18 +569,13 @@ class Detector:
             d = deform_keypoints(keypoints, fit.transform, pts_g[sel], canonical,
                                  radius=cfg.deform_radius * self._dense_diag, min_points=cfg.deform_min_points)
             fitted_g, moved = d.xyz, d.moved
-        mirror_plane = None  # measured on the leg contacts found on both sides
+        contact_found = np.zeros(len(keypoints), bool)
+        predicted_g = fitted_g.copy()  # the corners' predictions: a reflection must stay near them
         if cfg.floor_contacts and self.floor_contact.any():
             fc = find_floor_contacts(fitted_g[self.floor_contact], pts_g, floor_z, gate=cfg.floor_contact_gate)
             fitted_g[self.floor_contact] = fc.xyz
             moved[self.floor_contact] |= fc.found
-            contact_found = np.zeros(len(keypoints), bool)
             contact_found[self.floor_contact] = fc.found
-            if cfg.mirror_completion:
-                contact_pairs = self._pairs_within(self.floor_contact)
-                mirror_plane = mirror_plane_from_pairs(fitted_g, contact_found, contact_pairs)
-                legs = complete_by_mirror(fitted_g, contact_found, contact_pairs, mirror_plane)
-                fitted_g, moved = legs.xyz, moved | legs.filled
         if cfg.observe:
             candidates = np.ones(len(self.keypoints), bool)
             if cfg.observe_visible_only:  # a keypoint the fit hides would only be pulled onto its visible neighbours
@@ -609,15 +604,21 @@ class Detector:
             fitted_g[self.box_corner] = bc.xyz
             moved[self.box_corner] |= bc.found
             corner_found[self.box_corner] = bc.found
-            if cfg.mirror_completion and mirror_plane is not None:
-                reference = fitted_g.copy()
-                reference[self.box_corner] = predicted
-                sides = complete_by_mirror(fitted_g, corner_found, self._pairs_within(self.box_corner), mirror_plane,
-                                           average=True, reference=reference, gate=cfg.corner_gate_fraction * size)
-                fitted_g = sides.xyz
-                moved |= sides.filled
-                corner_found |= sides.filled
+            predicted_g[self.box_corner] = predicted
             timings["corners"] = timings.get("corners", 0.0) + (time.perf_counter() - t_c) * 1e3
+        if cfg.mirror_completion and len(self._mirror_pairs):
+            t_m = time.perf_counter()
+            contact_pairs, corner_pairs = self._pairs_within(self.floor_contact), self._pairs_within(self.box_corner)
+            # measured on the leg contacts, found to ~0.7 cm (a plane from the corners found on both
+            # sides, where no leg pair is: no gain); a hidden leg's reflection needs no gate
+            plane = mirror_plane_from_pairs(fitted_g, contact_found, contact_pairs)
+            legs = complete_by_mirror(fitted_g, contact_found, contact_pairs, plane)
+            sides = complete_by_mirror(legs.xyz, corner_found, corner_pairs, plane, average=True,
+                                       reference=predicted_g, gate=cfg.corner_gate_fraction * size)
+            fitted_g = sides.xyz
+            moved |= legs.filled | sides.filled
+            corner_found |= sides.filled
+            timings["mirror"] = timings.get("mirror", 0.0) + (time.perf_counter() - t_m) * 1e3
         observed_xyz = np.where(moved[:, None], fitted_g @ G, np.nan)  # gravity -> camera
         # a corner found where its faces meet is no nearer the truth at the closest noisy point
         snap = self.on_surface & ~corner_found
