@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
-from semcorr_core.bench.pipeline import run_pipeline_bench
+from semcorr_core.bench.pipeline import PipelineScores, run_pipeline_bench
 from semcorr_core.errors import InputError
 
 
@@ -27,6 +28,27 @@ def test_report_has_every_figure_and_the_ablation():
         # the mug's flip: handle on the wrong side, only in views that show the handle
         assert figures["flip_rate"] is None or 0.0 <= figures["flip_rate"] <= 1.0
     assert "ablations" not in r["ablations"]["prior_only"]
+    # the same keypoints again, by the camera's range to the object (mugs are framed 0.5-1.3 m away)
+    assert sum(b["frames"] for b in r["by_range"]) == 2
+    assert sum(b[g]["n"] for b in r["by_range"] for g in ("visible", "occluded") if b[g]) == 2 * 6
+
+
+def test_figures_by_range_hand_computed():
+    scores = PipelineScores(frames=3, K=2)
+    gt = np.zeros((3, 2, 3))
+    scores.pred[0] = [[0.005, 0, 0], [0.03, 0, 0]]  # 0.5 m away: errors 0.5 cm (visible), 3 cm (occluded)
+    scores.pred[1] = [[0.015, 0, 0], [0, 0.01, 0]]  # 1.5 m: 1.5 cm (visible), 1 cm (visible)
+    scores.add_error(2, ValueError("no depth"))  # 1.7 m: refused, a miss
+    vis = np.array([[True, False], [True, True], [True, True]])
+    bins = scores.by_range(gt, vis, np.array([0.5, 1.5, 1.7]), edges=(0.0, 1.0, 2.0, 3.0))
+    assert [b["range_m"] for b in bins] == [[0.0, 1.0], [1.0, 2.0]]  # no frame at 2-3 m: no bin
+    near, far = bins
+    assert (near["frames"], near["detected"], far["frames"], far["detected"]) == (1, 1, 2, 1)
+    assert near["visible"] == {"n": 1, "median_m": pytest.approx(0.005), "pck3d_1cm": 1.0, "pck3d_2cm": 1.0}
+    assert near["occluded"]["pck3d_2cm"] == 0.0 and near["occluded"]["median_m"] == pytest.approx(0.03)
+    # 1.5 m: errors 1.5, 1.0, inf, inf cm -> median between 1.5 cm and inf, PCK@1cm 1/4, @2cm 2/4
+    assert far["visible"]["n"] == 4 and far["occluded"] is None
+    assert far["visible"]["pck3d_1cm"] == 0.25 and far["visible"]["pck3d_2cm"] == 0.5
 
 
 def test_unknown_ablation_and_bad_frames_are_input_errors():
