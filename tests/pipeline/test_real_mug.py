@@ -36,3 +36,10 @@ def test_real_mug_keypoints_sit_where_a_mug_has_them():
     radial = np.linalg.norm((outer - centre) - ((outer - centre) @ axis) * axis)
     assert 0.04 < radial < 0.10, radial
     assert 0.0 < height["handle_bottom"] < height["handle_top"] < height["rim_center"] + 0.01, height
+    # how each keypoint was found, and its score by that: the seen handle and rim measured by their
+    # descriptors, the bottom (under the mug) placed by the fit at half the object's score
+    source = {k.name: k.source for k in mug.keypoints}
+    assert source["handle_top"] == source["handle_outer"] == source["rim_center"] == "measured", source
+    assert source["bottom_center"] == "fit", source
+    score = {k.name: k.score for k in mug.keypoints}
+    assert score["handle_top"] == mug.score and score["bottom_center"] == 0.5 * mug.score, score
