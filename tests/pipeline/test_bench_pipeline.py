@@ -31,6 +31,24 @@ def test_report_has_every_figure_and_the_ablation():
     # the same keypoints again, by the camera's range to the object (mugs are framed 0.5-1.3 m away)
     assert sum(b["frames"] for b in r["by_range"]) == 2
     assert sum(b[g]["n"] for b in r["by_range"] for g in ("visible", "occluded") if b[g]) == 2 * 6
+    # and by how each detected keypoint was found
+    assert set(r["by_source"]) <= {"measured", "mirrored", "fit"}
+    assert sum(v["n"] for v in r["by_source"].values()) == 6 * round(2 * r["detection_rate"])
+
+
+def test_figures_by_source_hand_computed():
+    scores = PipelineScores(frames=2, K=2)
+    gt = np.zeros((2, 2, 3))
+    scores.pred[0] = [[0.005, 0, 0], [0.03, 0, 0]]
+    scores.sources[0] = ("measured", "fit")
+    scores.pred[1] = [[0.015, 0, 0], [0, 0.01, 0]]
+    scores.sources[1] = ("measured", "mirrored")
+    by = scores.by_source(gt)
+    assert set(by) == {"measured", "mirrored", "fit"}
+    assert by["measured"] == {"n": 2, "median_m": pytest.approx(0.01), "pck3d_1cm": 0.5, "pck3d_2cm": 1.0}
+    assert by["fit"]["n"] == 1 and by["fit"]["pck3d_2cm"] == 0.0 and by["fit"]["median_m"] == pytest.approx(0.03)
+    assert by["mirrored"]["pck3d_1cm"] == 1.0
+    assert PipelineScores(frames=1, K=2).by_source(gt[:1]) == {}  # nothing detected, nothing said
 
 
 def test_figures_by_range_hand_computed():

@@ -17,7 +17,9 @@ left/right flip rate (categories with keypoint swaps: a swap fits better; the mu
 the wrong side, :func:`~semcorr_core.metrics.heading_flipped`, counted in views that show the
 handle); per-stage latency medians; detection rate; and the 3D keypoint figures by the camera's
 range to the object (``by_range``, :data:`RANGE_BINS_M`: the scene framing puts a lone chair
-2-5 m away, partly beyond the simulated sensor's 4 m, where its depth steps reach 6 cm).
+2-5 m away, partly beyond the simulated sensor's 4 m, where its depth steps reach 6 cm), and the
+3D error by how each detected keypoint was found (``by_source``: measured / mirrored / fit, what
+the keypoint scores weigh).
 """
 
 from __future__ import annotations
@@ -47,19 +49,23 @@ __all__ = ["ABLATIONS", "ObjectEstimate", "PipelineScores", "RANGE_BINS_M", "est
 class ObjectEstimate(NamedTuple):
     """What the scores read of one detected object, from a :class:`DetectedObject` or from a
     ``semcorr_msgs/SemanticObject`` received from the node: keypoints ``xyz`` (K, 3) metres and
-    ``uv`` (K, 2) pixels in the detector's keypoint order, pose ``R`` (3, 3), ``t`` (3,), ``s``."""
+    ``uv`` (K, 2) pixels in the detector's keypoint order, pose ``R`` (3, 3), ``t`` (3,), ``s``;
+    ``sources`` (K,) how each keypoint was found (:data:`~semcorr_core.pipeline.KEYPOINT_SOURCES`;
+    None where the estimate does not say, e.g. a message from the node)."""
 
     xyz: np.ndarray
     uv: np.ndarray
     R: np.ndarray
     t: np.ndarray
     s: float
+    sources: tuple[str, ...] | None = None
 
 
 def estimate_of(obj) -> ObjectEstimate:
     """:class:`ObjectEstimate` of a :class:`~semcorr_core.pipeline.DetectedObject`."""
     return ObjectEstimate(np.stack([k.xyz for k in obj.keypoints]), np.array([[k.u, k.v] for k in obj.keypoints]),
-                          np.asarray(obj.pose.R), np.asarray(obj.pose.t), float(obj.pose.s))
+                          np.asarray(obj.pose.R), np.asarray(obj.pose.t), float(obj.pose.s),
+                          tuple(k.source for k in obj.keypoints))
 
 
 RANGE_BINS_M = (0.0, 1.0, 2.0, 3.0, 4.0, float("inf"))
@@ -130,6 +136,7 @@ class PipelineScores:
 
     def __init__(self, frames: int, K: int) -> None:
         self.pred = np.full((frames, K, 3), np.nan)
+        self.sources = np.full((frames, K), "", dtype=object)  # "" where missed or not said
         self.pck2d = {0.05: [], 0.1: []}
         self.rot, self.rot_strict, self.trans, self.scale, self.flips = [], [], [], [], []
         self.timings: dict[str, list[float]] = {}
@@ -154,6 +161,8 @@ class PipelineScores:
             return
         self.detected += 1
         self.pred[f] = est.xyz
+        if est.sources is not None:
+            self.sources[f] = est.sources
         uv = est.uv
         x, y, w, h = ann.bbox_xywh
         size = max(w, h)
@@ -187,6 +196,17 @@ class PipelineScores:
             out.append({"range_m": [lo, hi if np.isfinite(hi) else None], "frames": int(sel.sum()),
                         "detected": int(np.isfinite(self.pred[sel]).all(axis=(1, 2)).sum()),
                         "visible": _group(res.visible), "occluded": _group(res.occluded)})
+        return out
+
+    def by_source(self, gt) -> dict:
+        """The 3D error of the detected keypoints by how each was found (``sources``): the
+        keypoint score's calibration. Sources never reported are left out."""
+        out = {}
+        for src in sorted(set(self.sources.ravel()) - {""}):
+            sel = self.sources == src
+            err = np.linalg.norm(self.pred[sel] - gt[sel], axis=1)
+            out[src] = {"n": int(sel.sum()), "median_m": float(np.median(err)),
+                        "pck3d_1cm": float(np.mean(err <= 0.01)), "pck3d_2cm": float(np.mean(err <= 0.02))}
         return out
 
     def figures(self, gt, vis, names) -> dict:
@@ -289,6 +309,7 @@ def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundl
                                               "validation": dense2d.metadata.get("validation")},
         **scores["main"].figures(gt, vis, names),
         by_range=scores["main"].by_range(gt, vis, ranges),
+        by_source=scores["main"].by_source(gt),
         ablations={name: scores[name].figures(gt, vis, names) for name in ablations},
         targets={"visible": "median <= 0.01 m, pck3d_2cm >= 0.90", "occluded": "pck3d_2cm >= 0.75",
                  "flip_rate": "<= 0.02 (chair, mug)", "latency total": "<= 150 ms median (2-core CPU)"},
