@@ -22,6 +22,7 @@ from torch import nn
 from semcorr_core import __version__
 from semcorr_core.atomic_file import atomic_path
 from semcorr_core.errors import InputError, ModelFileError
+from semcorr_core.models.model_file import read_model_file
 
 BUNDLE_FORMAT = "semcorr-bundle"
 BUNDLE_VERSION = 1
@@ -132,23 +133,8 @@ def load_bundle(path: str | Path, category: str | None = None) -> ModelBundle:
     foreign-format, other-version or other-category file.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"model bundle not found: {path}")
-    try:
-        d = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for a damaged file
-        raise ModelFileError(f"{path} is not a readable model bundle (corrupt or not a semcorr file): {e}") from None
-    if not isinstance(d, dict) or d.get("format") != BUNDLE_FORMAT:
-        raise ModelFileError(f"{path} is not a semcorr model bundle (format {d.get('format') if isinstance(d, dict) else type(d).__name__!r})")
-    if d.get("version") != BUNDLE_VERSION:
-        raise ModelFileError(
-            f"{path} is bundle format version {d.get('version')}; this semcorr ({__version__}) reads version "
-            f"{BUNDLE_VERSION}: retrain with `semcorr train` or use the semcorr release that wrote it"
-        )
-    if category is not None and d.get("category") != category:
-        raise ModelFileError(
-            f"{path} is a model for category {d.get('category')!r}, not {category!r}: pass the bundle of that category"
-        )
+    d = read_model_file(path, what="model bundle", file_format=BUNDLE_FORMAT, version=BUNDLE_VERSION,
+                        remedy="retrain with `semcorr train embed3d`", category=category)
     try:
         return ModelBundle(
             category=d["category"],

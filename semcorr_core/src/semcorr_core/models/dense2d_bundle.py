@@ -27,6 +27,7 @@ from semcorr_core.atomic_file import atomic_path
 from semcorr_core.errors import InputError, ModelFileError
 from semcorr_core.models.bundle import DEFAULT_BUNDLE_DIR, Prototype
 from semcorr_core.models.dense2d import DenseDescriptorNet
+from semcorr_core.models.model_file import read_model_file
 
 __all__ = ["Dense2DBundle", "DENSE2D_FORMAT", "DENSE2D_VERSION", "prototype_fingerprint", "save_dense2d_bundle",
            "load_dense2d_bundle", "default_dense2d_path"]
@@ -107,19 +108,8 @@ def load_dense2d_bundle(path: str | Path, category: str | None = None) -> Dense2
     """Read a 2D descriptor file; :class:`ModelFileError` for a missing, corrupt, foreign,
     other-version or other-category file."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"2D descriptor model not found: {path}")
-    try:
-        d = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for a damaged file
-        raise ModelFileError(f"{path} is not a readable 2D descriptor model (corrupt or not a semcorr file): {e}") from None
-    if not isinstance(d, dict) or d.get("format") != DENSE2D_FORMAT:
-        raise ModelFileError(f"{path} is not a semcorr 2D descriptor model (train one with `semcorr train dense2d`)")
-    if d.get("version") != DENSE2D_VERSION:
-        raise ModelFileError(f"{path} is 2D descriptor format version {d.get('version')}; this semcorr reads "
-                             f"version {DENSE2D_VERSION}: retrain with `semcorr train dense2d`")
-    if category is not None and d.get("category") != category:
-        raise ModelFileError(f"{path} is a 2D descriptor model for {d.get('category')!r}, not {category!r}")
+    d = read_model_file(path, what="2D descriptor model", file_format=DENSE2D_FORMAT, version=DENSE2D_VERSION,
+                        remedy="train one with `semcorr train dense2d`", category=category)
     try:
         return Dense2DBundle(
             category=d["category"], model_kwargs=dict(d["model"]["kwargs"]), state_dict=dict(d["model"]["state_dict"]),
