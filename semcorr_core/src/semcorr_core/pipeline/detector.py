@@ -17,9 +17,9 @@ Stages (each timed in :attr:`Detections.timings_ms`):
    (:func:`semcorr_core.keypoints.observe_keypoints`); a chair's leg contacts on the leg stubs
    (:mod:`semcorr_core.keypoints.floor_contacts`) and its seat and backrest corners on the faces
    that meet there (:mod:`semcorr_core.keypoints.corners`), those not found completed through the
-   mirror plane of a leg pair found on both sides (:mod:`semcorr_core.keypoints.mirror`); into the camera, visibility by z-test,
-   projection, surface snap (:func:`semcorr_core.keypoints.place_keypoints`), and the dense
-   canonical map of the object's pixels.
+   mirror plane of a leg pair found on both sides (:mod:`semcorr_core.keypoints.mirror`); into
+   the camera, visibility by z-test, projection, surface snap
+   (:func:`semcorr_core.keypoints.place_keypoints`), and the dense canonical map of the object's pixels.
 
 A smaller segment that lies on an object's fitted surface joins it, and the object is fitted
 again on both (``DetectorConfig.join_explained``; segments are taken largest first).
@@ -59,9 +59,9 @@ from semcorr_core.geometry.sampling import voxel_subsample
 from semcorr_core.geometry.similarity import SimilarityTransform
 from semcorr_core.keypoints import observe_keypoints, place_keypoints
 from semcorr_core.keypoints.corners import find_box_corners
-from semcorr_core.keypoints.mirror import complete_by_mirror, mirror_plane_from_pairs
 from semcorr_core.keypoints.deformation import deform_keypoints
 from semcorr_core.keypoints.floor_contacts import find_floor_contacts
+from semcorr_core.keypoints.mirror import complete_by_mirror, mirror_plane_from_pairs
 from semcorr_core.models.backends import make_backend, make_dense2d_backend
 from semcorr_core.models.bundle import ModelBundle, default_bundle_path, load_bundle
 from semcorr_core.models.dense2d_bundle import (Dense2DBundle, default_dense2d_path, load_dense2d_bundle,
@@ -72,8 +72,8 @@ from semcorr_core.training.embed3d import normalise_clouds
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DESCRIPTOR_MODES", "KEYPOINT_SOURCES", "SOURCE_WEIGHTS", "DetectorConfig", "DetectedKeypoint", "DetectedObject", "Detections", "Detector",
-           "FrameSegments", "segment_frame"]
+__all__ = ["DESCRIPTOR_MODES", "KEYPOINT_SOURCES", "SOURCE_WEIGHTS", "DetectorConfig", "DetectedKeypoint",
+           "DetectedObject", "Detections", "Detector", "FrameSegments", "segment_frame"]
 
 
 DESCRIPTOR_MODES = ("auto", "3d", "2d", "fused")
@@ -139,8 +139,8 @@ class DetectorConfig:
     of leg contacts found on both sides give the object's mirror plane; a leg contact or box corner
     not found whose partner was takes the partner's reflection, and a corner pair found on both
     sides the mean of each with the other's reflection (reflections within the corner gate of the
-    prediction; :mod:`semcorr_core.keypoints.mirror`). Chair, 200 tuning frames (seeds 3 and 7):
-    leg contacts PCK@2cm 0.697 -> 0.754, visible corners 0.528 -> 0.556.
+    prediction; :mod:`semcorr_core.keypoints.mirror`). Chair tuning frames, visible / occluded
+    PCK@2cm: seed 7 (80) 0.537 / 0.669 -> 0.551 / 0.713, seed 3 (120) 0.477 / 0.554 -> 0.517 / 0.628.
     descriptors: what the points are matched to the dense prototype with: ``3d`` the per-point
     embeddings, ``2d`` the 2D dense descriptors of the object's crop
     (:mod:`semcorr_core.models.dense2d`; keypoints are then found on the surface by the 2D keypoint
