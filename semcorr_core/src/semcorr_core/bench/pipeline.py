@@ -201,17 +201,11 @@ class PipelineScores:
     def by_source(self, gt) -> dict:
         """The 3D error of the detected keypoints by how each was found (``sources``): the
         keypoint score's calibration. Sources never reported are left out."""
-        out = {}
-        for src in sorted(set(self.sources.ravel()) - {""}):
-            sel = self.sources == src
-            err = np.linalg.norm(self.pred[sel] - gt[sel], axis=1)
-            out[src] = {"n": int(sel.sum()), "median_m": float(np.median(err)),
-                        "pck3d_1cm": float(np.mean(err <= 0.01)), "pck3d_2cm": float(np.mean(err <= 0.02))}
-        return out
+        return {src: _group(keypoint3d_errors(self.pred, gt, valid=self.sources == src, thresholds=(0.01, 0.02)).all)
+                for src in sorted(set(self.sources.ravel()) - {""})}
 
     def figures(self, gt, vis, names) -> dict:
         res = keypoint3d_errors(self.pred, gt, visible=vis, thresholds=(0.01, 0.02), keypoint_names=names)
-        group = _group
 
         def med(v):
             return float(np.median(v)) if v else None
@@ -219,8 +213,8 @@ class PipelineScores:
         return dict(
             detection_rate=self.detected / len(gt),
             frames_refused=len(self.errors), refusals=self.errors[:10],
-            visible=group(res.visible), occluded=group(res.occluded), all=group(res.all),
-            per_keypoint={n: group(s) for n, s in res.per_keypoint_type.items()},
+            visible=_group(res.visible), occluded=_group(res.occluded), all=_group(res.all),
+            per_keypoint={n: _group(s) for n, s in res.per_keypoint_type.items()},
             pck2d_0p05=float(np.mean(self.pck2d[0.05])) if self.pck2d[0.05] else None,
             pck2d_0p1=float(np.mean(self.pck2d[0.1])) if self.pck2d[0.1] else None,
             rotation_error_deg_median=med(self.rot), rotation_error_deg_median_strict=med(self.rot_strict),
