@@ -89,22 +89,37 @@ def test_found_corners_are_not_snapped_onto_a_point(chair_frames):
     assert visible >= 30 and on_a_point <= 0.4 * visible, (on_a_point, visible)
 
 
-def _keypoint_errors(config: DetectorConfig, frames) -> tuple[np.ndarray, tuple[str, ...]]:
-    """(frames, K) distances of the published keypoints to the truth (inf: the chair missed), names."""
+def _detect_chairs(config: DetectorConfig, frames) -> list:
+    """The detected chair of each frame (None: missed)."""
     det = Detector.for_category("chair", config=config)
-    out = []
-    for rgbd, gt, gt_mask in frames:
-        obj = _the_chair(det.detect(rgbd).objects, gt_mask)
-        out.append([np.inf if obj is None else float(np.linalg.norm(obj.keypoints[k].xyz - gt.keypoints_cam[k]))
-                    for k in range(len(gt.keypoint_names))])
-    return np.array(out), tuple(gt.keypoint_names)
+    return [_the_chair(det.detect(rgbd).objects, gt_mask) for rgbd, _, gt_mask in frames]
 
 
-def test_leg_contacts_found_on_the_stubs_stay_there(chair_frames):
+@pytest.fixture(scope="module")
+def default_chairs(chair_frames):
+    """The default detector's chairs on the eight frames (several tests read them)."""
+    return _detect_chairs(DetectorConfig(), chair_frames)
+
+
+@pytest.fixture(scope="module")
+def no_mirror_chairs(chair_frames):
+    """The same without mirror completion."""
+    return _detect_chairs(DetectorConfig(mirror_completion=False), chair_frames)
+
+
+def _keypoint_errors(chairs, frames) -> tuple[np.ndarray, tuple[str, ...]]:
+    """(frames, K) distances of the chairs' published keypoints to the truth (inf: missed), names."""
+    out = [[np.inf if obj is None else float(np.linalg.norm(obj.keypoints[k].xyz - gt.keypoints_cam[k]))
+            for k in range(len(gt.keypoint_names))] for obj, (_, gt, _) in zip(chairs, frames)]
+    return np.array(out), tuple(frames[0][1].keypoint_names)
+
+
+def test_leg_contacts_found_on_the_stubs_stay_there(chair_frames, default_chairs):
     # the descriptors must not pull a contact the leg's wall hides onto the leg's side (they did:
     # occluded PCK@2cm 0.385 -> 0.667 on 80 noisy tuning frames once they no longer could)
-    (found, names), (fitted, _) = (_keypoint_errors(DetectorConfig(), chair_frames),
-                                   _keypoint_errors(DetectorConfig(floor_contacts=False), chair_frames))
+    (found, names), (fitted, _) = (_keypoint_errors(default_chairs, chair_frames),
+                                   _keypoint_errors(_detect_chairs(DetectorConfig(floor_contacts=False), chair_frames),
+                                                    chair_frames))
     legs = np.array([n.startswith("leg_") for n in names])
     found, fitted = found[:, legs].ravel(), fitted[:, legs].ravel()
     assert len(found) == 32
@@ -113,12 +128,13 @@ def test_leg_contacts_found_on_the_stubs_stay_there(chair_frames):
     assert np.median(fitted) > 3 * np.median(found)
 
 
-def test_keypoints_not_found_are_completed_through_the_mirror_plane_of_the_found_legs(chair_frames):
+def test_keypoints_not_found_are_completed_through_the_mirror_plane_of_the_found_legs(chair_frames, default_chairs,
+                                                                                      no_mirror_chairs):
     # a hidden leg takes its found partner's reflection through the plane of the pair found on
     # both sides; a corner not found, its found partner's (measured on these frames: five
     # keypoints from 3.8-7.6 cm to 0.1-1.3 cm, one from 0.3 to 3.0 cm, the legs' worst 6.3 -> 2.1 cm)
-    (on, names), (off, _) = (_keypoint_errors(DetectorConfig(), chair_frames),
-                             _keypoint_errors(DetectorConfig(mirror_completion=False), chair_frames))
+    (on, names), (off, _) = (_keypoint_errors(default_chairs, chair_frames),
+                             _keypoint_errors(no_mirror_chairs, chair_frames))
     assert np.isfinite(on).all() and np.isfinite(off).all()
     legs = np.array([n.startswith("leg_") for n in names])
     improved = int(((off > 0.03) & (on < 0.015)).sum())
@@ -127,20 +143,17 @@ def test_keypoints_not_found_are_completed_through_the_mirror_plane_of_the_found
     assert on[:, legs].max() < 0.025 < off[:, legs].max()
 
 
-def test_keypoint_sources_and_scores_follow_how_each_was_found(chair_frames):
+def test_keypoint_sources_and_scores_follow_how_each_was_found(chair_frames, default_chairs, no_mirror_chairs):
     from semcorr_core.pipeline import KEYPOINT_SOURCES, SOURCE_WEIGHTS
 
     errors = {src: [] for src in KEYPOINT_SOURCES}
-    mirrored_off = 0
-    det, det_off = (Detector.for_category("chair", config=DetectorConfig(mirror_completion=m)) for m in (True, False))
-    for rgbd, gt, gt_mask in chair_frames:
-        obj = _the_chair(det.detect(rgbd).objects, gt_mask)
+    for obj, (_, gt, _) in zip(default_chairs, chair_frames):
+        assert obj is not None
         for k, kp in enumerate(obj.keypoints):
             assert kp.source in KEYPOINT_SOURCES and kp.to_dict()["source"] == kp.source
             assert kp.score == pytest.approx(obj.score * SOURCE_WEIGHTS[kp.source])
             errors[kp.source].append(float(np.linalg.norm(kp.xyz - gt.keypoints_cam[k])))
-        off = _the_chair(det_off.detect(rgbd).objects, gt_mask)
-        mirrored_off += sum(kp.source == "mirrored" for kp in off.keypoints)
+    mirrored_off = sum(kp.source == "mirrored" for obj in no_mirror_chairs for kp in obj.keypoints)
     assert mirrored_off == 0 and all(errors.values()), {s: len(e) for s, e in errors.items()}
     # measured on these noise-free frames (median cm): measured 0.58, mirrored 0.41, fit 6.3 (with
     # noise, 80 tuning frames: 1.0-1.3, 1.8, 4.6-5.7: the weights' order)
