@@ -3,6 +3,8 @@
 # commands and the committed configs, then benchmark each one:
 #   embed3d_<cat>.pt  - 3D point embeddings + prototype (`semcorr train embed3d`)
 #   dense2d_<cat>.pt  - 2D dense descriptors paired with that prototype (`semcorr train dense2d`)
+#   shape_prior_<cat>.pt - keypoint shape prior, noise calibrated on that detector (`semcorr train
+#                       shape_prior`; categories with a training/configs/shape_prior/<cat>.yaml: the chair)
 #   scripts/train_default_models.sh [category ...] [-- key=value overrides for semcorr train]
 #   STAGES=dense2d scripts/train_default_models.sh mug   # only the 2D model (keeps the 3D bundle)
 # Seeded: the same machine type reproduces the same weights. Runs on CPU (embed3d 7-9 min per
@@ -13,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SEMCORR=${SEMCORR:-.venv/bin/semcorr}
 DEST=semcorr_core/src/semcorr_core/models/default
-STAGES=${STAGES:-embed3d dense2d}
+STAGES=${STAGES:-embed3d dense2d shape_prior}
 categories=()
 while (($#)); do
   if [[ $1 == -- ]]; then shift; break; fi
@@ -37,5 +39,13 @@ for c in "${categories[@]}"; do
       "train.out_dir=$run" train.progress=false "$@"
     cp "$run/dense2d.pt" "$DEST/dense2d_$c.pt"
     echo "$c: $(du -h "$DEST/dense2d_$c.pt" | cut -f1) -> $DEST/dense2d_$c.pt"
+  fi
+  if [[ " $STAGES " == *" shape_prior "* && -f training/configs/shape_prior/$c.yaml ]]; then
+    run=runs/default/shape_prior_$c
+    rm -rf "$run"
+    "$SEMCORR" train shape_prior --config "training/configs/shape_prior/$c.yaml" "data.bundle=$DEST/embed3d_$c.pt" \
+      "train.out_dir=$run"  # no "$@": those overrides are the networks' training keys
+    cp "$run/shape_prior.pt" "$DEST/shape_prior_$c.pt"
+    echo "$c: $(du -h "$DEST/shape_prior_$c.pt" | cut -f1) -> $DEST/shape_prior_$c.pt"
   fi
 done

@@ -92,14 +92,18 @@ def test_a_frame_without_depth_is_a_refusal_not_the_end_of_the_bench():
     assert r["frames_refused"] == 1 and "frame 13: depth has no valid reading" in r["refusals"][0]
     assert r["ablations"]["no_corners"]["frames_refused"] == 1
     assert r["detection_rate"] <= 13 / 14
+    # the chair's keypoints by source: what its shape prior inferred is reported apart
+    assert {"measured", "prior"} <= set(r["by_source"]) and "fit" not in r["by_source"]
 
 
 def test_descriptor_and_refinement_ablations_run_on_the_same_frames():
     r = run_pipeline_bench("mug", frames=1, n_instances=1, gt_mask=True,
                            ablations=("descriptors_3d", "descriptors_2d", "no_refinement", "no_segment_join",
-                                      "no_part_side", "no_deformation", "no_floor_contacts", "no_corners", "no_mirror"))
+                                      "no_part_side", "no_deformation", "no_floor_contacts", "no_corners", "no_mirror",
+                                      "no_shape_prior"))
     assert r["descriptors"] == "fused" and r["dense2d"]["validation"]["pixels"] > 0  # the shipped 2D model
     assert "embed2d" in r["latency_ms_median"] and "embed2d" in r["ablations"]["descriptors_2d"]["latency_ms_median"]
     assert "embed2d" not in r["ablations"]["descriptors_3d"]["latency_ms_median"]
     assert set(r["ablations"]) == {"descriptors_3d", "descriptors_2d", "no_refinement", "no_segment_join",
-                                   "no_part_side", "no_deformation", "no_floor_contacts", "no_corners", "no_mirror"}
+                                   "no_part_side", "no_deformation", "no_floor_contacts", "no_corners", "no_mirror",
+                                   "no_shape_prior"}

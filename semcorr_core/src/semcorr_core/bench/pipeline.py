@@ -43,7 +43,7 @@ from semcorr_core.models.dense2d_bundle import default_dense2d_path, load_dense2
 from semcorr_core.metrics import heading_flipped, keypoint3d_errors, left_right_flip, pose_error
 from semcorr_core.pipeline import Detector, DetectorConfig
 
-__all__ = ["ABLATIONS", "ObjectEstimate", "PipelineScores", "RANGE_BINS_M", "estimate_of", "run_pipeline_bench"]
+__all__ = ["ABLATIONS", "bench_frames", "mask_iou", "match_object", "ObjectEstimate", "PipelineScores", "RANGE_BINS_M", "estimate_of", "run_pipeline_bench"]
 
 
 class ObjectEstimate(NamedTuple):
@@ -80,7 +80,8 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     return int((a & b).sum()) / max(int((a | b).sum()), 1)
 
 
-def _match(objects, gt_mask: np.ndarray):
+def match_object(objects, gt_mask: np.ndarray):
+    """The object of ``objects`` whose mask overlaps ``gt_mask`` most, with IoU >= :data:`MATCH_IOU`; else None."""
     best, best_iou = None, MATCH_IOU
     for obj in objects:
         iou = mask_iou(obj.mask, gt_mask)
@@ -92,7 +93,7 @@ def _match(objects, gt_mask: np.ndarray):
 ABLATIONS = {
     "prior_only": {"observe": False},
     "no_refinement": {"observe": False, "refine_body_axis": False, "resolve_part_side": False, "deform_radius": 0.0,
-                      "floor_contacts": False, "corners": False, "mirror_completion": False},
+                      "floor_contacts": False, "corners": False, "mirror_completion": False, "shape_prior": False},
     "descriptors_3d": {"descriptors": "3d"},
     "descriptors_2d": {"descriptors": "2d"},
     "fused": {"descriptors": "fused"},
@@ -104,6 +105,7 @@ ABLATIONS = {
     "no_floor_contacts": {"floor_contacts": False},
     "no_corners": {"corners": False},
     "no_mirror": {"mirror_completion": False},
+    "no_shape_prior": {"shape_prior": False},
 }
 """Detector variants the bench can run on the same frames: ``prior_only`` places every keypoint
 by the category-level fit (no descriptor match on the observed surface); ``no_refinement`` is the
@@ -123,7 +125,8 @@ where the similarity fit puts them before they are looked for on the surface
 fit puts them (``DetectorConfig.floor_contacts``); ``no_corners`` does not look for a chair's seat
 and backrest corners on their faces (``DetectorConfig.corners``); ``no_mirror`` does not complete
 a chair's leg contacts and corners through the mirror plane of its found leg pairs
-(``DetectorConfig.mirror_completion``)."""
+(``DetectorConfig.mirror_completion``); ``no_shape_prior`` leaves the keypoints where they were
+found or fitted, without the category's keypoint shape prior (``DetectorConfig.shape_prior``)."""
 
 
 def _group(s) -> dict | None:
@@ -224,6 +227,29 @@ class PipelineScores:
         )
 
 
+def _distractor_range(distractors: tuple[int, int]) -> tuple[int, int]:
+    lo, hi = (int(x) for x in distractors)
+    if not 0 <= lo <= hi:
+        raise InputError(f"distractors must be 0 <= MIN <= MAX, got {distractors}")
+    return lo, hi
+
+
+def bench_frames(shapes: list, frames: int, seed: int, *, noise: bool = True, distractors: tuple[int, int] = (0, 4)):
+    """The bench's frames: for ``f`` in ``range(frames)``, ``(f, shape, rendered frame)`` with
+    ``shapes[f % len(shapes)]`` as the scene's one category object (its annotation is
+    ``objects[0]``) among ``distractors`` (MIN, MAX) others; 640x480, camera elevation 5-80 deg,
+    sensor noise when ``noise``; frame ``f`` depends on ``(seed, f)`` only."""
+    lo, hi = _distractor_range(distractors)
+    cfg = SceneConfig(width=640, height=480, objects_per_scene=(1, 1), distractors_per_scene=(lo, hi),
+                      elevation_deg=(5.0, 80.0))
+    renderer = RaycastRenderer(cfg.camera())
+    for f in range(frames):
+        rng = np.random.default_rng([seed, 0xBE, f])
+        shape = shapes[f % len(shapes)]
+        scene = sample_scene([], rng, cfg, primary=shape)
+        yield f, shape, renderer.render(scene, rng, DepthNoiseConfig(enabled=noise))
+
+
 def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundle_path: str | None = None,
                        n_instances: int = 20, gt_mask: bool = False, noise: bool = True,
                        ablations: tuple[str, ...] = (), backend: str = "auto",
@@ -251,25 +277,17 @@ def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundl
     variants = {"main": detector}
     for name in ablations:
         variants[name] = Detector(detector.bundle, device=detector.device, backend=detector.backend.name,
-                                  config=configs[name], precision=precision, dense2d=dense2d)
+                                  config=configs[name], precision=precision, dense2d=dense2d,
+                                  shape_prior=detector.shape_prior)
     shapes = generate_shapes(spec.name, n_instances, TEST_SEED_OFFSET + 1000 + seed)
-    lo, hi = (int(x) for x in distractors)
-    if not 0 <= lo <= hi:
-        raise InputError(f"distractors must be 0 <= MIN <= MAX, got {distractors}")
-    cfg = SceneConfig(width=640, height=480, objects_per_scene=(1, 1), distractors_per_scene=(lo, hi),
-                      elevation_deg=(5.0, 80.0))
-    renderer = RaycastRenderer(cfg.camera())
+    lo, hi = _distractor_range(distractors)
     names = detector.keypoint_names
     K = len(names)
     gt = np.zeros((frames, K, 3))
     vis = np.zeros((frames, K), bool)
     ranges = np.zeros(frames)
     scores = {name: PipelineScores(frames, K) for name in variants}
-    for f in range(frames):
-        rng = np.random.default_rng([seed, 0xBE, f])
-        shape = shapes[f % len(shapes)]
-        scene = sample_scene([], rng, cfg, primary=shape)
-        fr = renderer.render(scene, rng, DepthNoiseConfig(enabled=noise))
+    for f, shape, fr in bench_frames(shapes, frames, seed, noise=noise, distractors=(lo, hi)):
         ann = fr.objects[0]
         order = [ann.keypoint_names.index(n) for n in names]
         gt[f], vis[f] = ann.keypoints_cam[order], ann.keypoints_visible[order]
@@ -290,7 +308,7 @@ def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundl
                 scores[name].add_error(f, err)
                 continue
             scores[name].add_timings(result.timings_ms)
-            obj = _match(result.objects, gt_obj)
+            obj = match_object(result.objects, gt_obj)
             scores[name].add(f, None if obj is None else estimate_of(obj), ann, order, gt[f], vis[f], view_symmetry,
                              spec, names)
 

@@ -90,6 +90,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         summary = train_dense2d(cfg)
         print(f"validation (held-out instances): {summary.get('validation')}")
+    elif args.task == "shape_prior":
+        from semcorr_core.training.shape_prior import train_shape_prior
+
+        summary = train_shape_prior(cfg)
+        print(f"shape prior: {summary['shape_prior']}; calibration: {summary['calibration']}")
     else:  # argparse restricts choices
         raise SemcorrError(f"unknown training task {args.task!r}")
     if "bundle" in summary:
@@ -396,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_synth)
 
     t = sub.add_parser("train", help="train a model from layered YAML configs; key=value overrides win")
-    t.add_argument("task", choices=["embed3d", "dense2d"])
+    t.add_argument("task", choices=["embed3d", "dense2d", "shape_prior"])
     t.add_argument("--config", action="append", required=True, type=Path,
                    help="YAML config (repeatable; later files win; a file may name `_base_`)")
     t.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
@@ -449,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--ablation", action="append", default=[],
                    choices=["prior_only", "no_refinement", "descriptors_3d", "descriptors_2d", "fused", "energy",
                             "energy_soft_iou", "no_segment_join", "no_part_side", "no_deformation",
-                            "no_floor_contacts", "no_corners", "no_mirror"],
+                            "no_floor_contacts", "no_corners", "no_mirror", "no_shape_prior"],
                    help="pipeline: also run this detector variant on the same frames (repeatable); prior_only = "
                         "keypoints by the category-level fit alone; no_refinement = the robust fit alone; "
                         "descriptors_3d / descriptors_2d / fused = match with 3D embeddings, 2D dense "
@@ -459,7 +464,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "descriptors alone; no_deformation = no per-keypoint deformation; "
                         "no_floor_contacts = leg contacts where the fit puts them; no_corners = a chair's seat "
                         "and backrest corners not looked for on their faces; no_mirror = a chair's keypoints not "
-                        "completed through the mirror plane of its found leg pairs")
+                        "completed through the mirror plane of its found leg pairs; no_shape_prior = keypoints "
+                        "not conditioned on the category's keypoint shape prior")
     b.add_argument("--dense2d", type=Path, default=None,
                    help="pipeline: 2D descriptor model for the 2D / fused variants (default the shipped one)")
     b.add_argument("--instances", type=int, default=12, help="held-out test instances (embed3d)")

@@ -62,6 +62,8 @@ from semcorr_core.keypoints.corners import find_box_corners
 from semcorr_core.keypoints.deformation import deform_keypoints
 from semcorr_core.keypoints.floor_contacts import find_floor_contacts
 from semcorr_core.keypoints.mirror import complete_by_mirror, mirror_plane_from_pairs
+from semcorr_core.keypoints.shape_prior import (KeypointShapePrior, condition_keypoints, default_shape_prior_path,
+                                               load_shape_prior)
 from semcorr_core.models.backends import make_backend, make_dense2d_backend
 from semcorr_core.models.bundle import ModelBundle, default_bundle_path, load_bundle
 from semcorr_core.models.dense2d_bundle import (Dense2DBundle, default_dense2d_path, load_dense2d_bundle,
@@ -77,8 +79,8 @@ __all__ = ["DESCRIPTOR_MODES", "KEYPOINT_SOURCES", "SOURCE_WEIGHTS", "DetectorCo
 
 
 DESCRIPTOR_MODES = ("auto", "3d", "2d", "fused")
-KEYPOINT_SOURCES = ("measured", "mirrored", "fit")
-SOURCE_WEIGHTS = {"measured": 1.0, "mirrored": 0.75, "fit": 0.5}
+KEYPOINT_SOURCES = ("measured", "mirrored", "prior", "fit")
+SOURCE_WEIGHTS = {"measured": 1.0, "mirrored": 0.75, "prior": 0.6, "fit": 0.5}
 """A keypoint's score is its object's score times this weight of its source (module docstring)."""
 NORMAL_STEP_PX = 2  # the normals' stencil (geometry.normals.normals_at_pixels)
 
@@ -141,6 +143,14 @@ class DetectorConfig:
     sides the mean of each with the other's reflection (reflections within the corner gate of the
     prediction; :mod:`semcorr_core.keypoints.mirror`). Chair tuning frames, visible / occluded
     PCK@2cm: seed 7 (80) 0.537 / 0.669 -> 0.551 / 0.713, seed 3 (120) 0.477 / 0.554 -> 0.517 / 0.628.
+    shape_prior: with the category's keypoint shape prior at hand
+    (:mod:`semcorr_core.keypoints.shape_prior`, ``Detector(shape_prior=...)``; the chair ships
+    one) and a category the deformation applies to, every keypoint becomes its posterior mean
+    given the measured and mirrored ones (in the fitted canonical frame, each with its calibrated
+    noise): found ones fused with what the rest say of them, the fit-only ones inferred
+    (source ``prior``). Chair tuning frames, noise calibrated on the other seed, visible /
+    occluded PCK@2cm: seed 7 (80) 0.587 / 0.750 -> 0.667 / 0.833, seed 3 (120) 0.534 / 0.659 ->
+    0.644 / 0.723 (offline on the detections; the bench's figures in BENCHMARKS.md).
     descriptors: what the points are matched to the dense prototype with: ``3d`` the per-point
     embeddings, ``2d`` the 2D dense descriptors of the object's crop
     (:mod:`semcorr_core.models.dense2d`; keypoints are then found on the surface by the 2D keypoint
@@ -192,6 +202,7 @@ class DetectorConfig:
     corner_radius_fraction: float = 0.06
     corner_gate_fraction: float = 0.08
     mirror_completion: bool = True
+    shape_prior: bool = True
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -214,8 +225,10 @@ class DetectorConfig:
 class DetectedKeypoint:
     """source: how the position was obtained, one of :data:`KEYPOINT_SOURCES` (``measured`` on the
     observed surface: its descriptor match, a leg stub, the faces of its corner; ``mirrored``: the
-    reflection of its measured left/right partner; ``fit``: the category-level fit, snapped onto the
-    observed surface where visible)."""
+    reflection of its measured left/right partner; ``prior``: inferred from the measured and
+    mirrored ones through the category's keypoint shape prior; ``fit``: the category-level fit,
+    snapped onto the observed surface where visible). With a shape prior the measured and mirrored
+    positions are fused with it too (they keep their source)."""
 
     name: str
     xyz: np.ndarray  # (3,) camera frame, metres
@@ -310,14 +323,16 @@ class Detector:
 
     def __init__(self, bundle: ModelBundle, *, device: str | torch.device = "cpu", backend: str = "auto",
                  config: DetectorConfig = DetectorConfig(), precision: str = "fp32",
-                 dense2d: Optional[Dense2DBundle] = None) -> None:
+                 dense2d: Optional[Dense2DBundle] = None, shape_prior: Optional[KeypointShapePrior] = None) -> None:
         """backend: the embedding network's runtime, one of
         :data:`~semcorr_core.models.backends.BACKENDS` (``auto``: onnxruntime where it serves
         ``device``, else torch; :attr:`backend` tells which runs and why). precision: fp32 or
         fp16 (:func:`~semcorr_core.models.backends.make_backend`). dense2d: the 2D descriptor
         model trained against ``bundle``'s prototype; needed when ``config.descriptors`` is
         ``2d`` or ``fused``, used by ``auto`` (it runs on ONNX Runtime where the embedding network
-        does, else torch, on ``device``)."""
+        does, else torch, on ``device``). shape_prior: the category's keypoint shape prior
+        (:mod:`semcorr_core.keypoints.shape_prior`; used when ``config.shape_prior``; its
+        keypoints must be the bundle's)."""
         if bundle.metadata.get("input_frame", "gravity") != "gravity":
             raise InputError(f"bundle for {bundle.category!r} was not trained on gravity-aligned clouds; "
                              "the detector needs one that was (data.rotation=z)")
@@ -377,6 +392,25 @@ class Detector:
             self.descriptors = "fused" if usable else "3d"
         if self.descriptors != "3d":
             self._init_dense2d(dense2d)
+        self.shape_prior = None
+        if shape_prior is not None and config.shape_prior:
+            self._init_shape_prior(shape_prior)
+
+    def _init_shape_prior(self, prior: KeypointShapePrior) -> None:
+        if prior.category != self.category:
+            raise ModelFileError(f"the shape prior is for {prior.category!r}, the detector for {self.category!r}")
+        if tuple(prior.keypoint_names) != tuple(self.keypoint_names):
+            raise ModelFileError(f"the {self.category} shape prior's keypoints {list(prior.keypoint_names)} are not the "
+                                 f"bundle's {list(self.keypoint_names)}: fit it again with `semcorr train shape_prior`")
+        if self.rotation_symmetric or self._body_profile is not None:
+            log.warning("a keypoint shape prior applies to categories without a rotation symmetry or a round body; "
+                        "the %s detector does not use it", self.category)
+            return
+        missing = {"measured", "mirrored"} - set(prior.noise_sd)
+        if missing:
+            raise ModelFileError(f"the {self.category} shape prior has no noise for {sorted(missing)} keypoints: "
+                                 "fit it again with `semcorr train shape_prior`")
+        self.shape_prior = prior
 
     def _init_dense2d(self, dense2d: Optional[Dense2DBundle]) -> None:
         if dense2d is None:
@@ -444,12 +478,19 @@ class Detector:
 
     @classmethod
     def for_category(cls, category: str, bundle_path: Optional[str] = None, dense2d_path: Optional[str] = None,
-                     **kwargs) -> "Detector":
+                     shape_prior_path: Optional[str] = None, **kwargs) -> "Detector":
         """Detector with ``bundle_path`` or the shipped default bundle of ``category``; with a
-        config asking for 2D descriptors, ``dense2d_path`` or the shipped 2D model."""
+        config asking for 2D descriptors, ``dense2d_path`` or the shipped 2D model; with
+        ``config.shape_prior``, ``shape_prior_path`` or the shipped shape prior where one ships
+        (the shipped one only with the shipped bundle: it was calibrated on it)."""
         name = get_category(category).name
         path = bundle_path if bundle_path is not None else default_bundle_path(category)
         config = kwargs.get("config", DetectorConfig())
+        if config.shape_prior and "shape_prior" not in kwargs:
+            if shape_prior_path is not None:
+                kwargs["shape_prior"] = load_shape_prior(shape_prior_path, category=name)
+            elif bundle_path is None and default_shape_prior_path(name).is_file():
+                kwargs["shape_prior"] = load_shape_prior(default_shape_prior_path(name), category=name)
         if config.descriptors != "3d" and "dense2d" not in kwargs:
             path2d = Path(dense2d_path) if dense2d_path is not None else default_dense2d_path(name)
             # auto without a 2D model at hand matches with 3D embeddings; an explicit 2d/fused needs one
@@ -512,6 +553,17 @@ class Detector:
         of different categories to one segment when ``tolerance`` is the same for all."""
         return self._explained_fraction(points_cam, obj.pose, obj.radial_scale,
                                         tolerance=tolerance / max(float(obj.pose.s), 1e-9))
+
+    def _condition_on_prior(self, xyz_g: np.ndarray, measured: np.ndarray, mirrored: np.ndarray,
+                            transform: SimilarityTransform) -> tuple[np.ndarray, np.ndarray]:
+        """Every keypoint's posterior mean under the shape prior given the ``measured`` and
+        ``mirrored`` ones of ``xyz_g`` (gravity frame), in the canonical frame of the fitted
+        ``transform``; returns the gravity-frame positions and which keypoints were inferred."""
+        prior = self.shape_prior
+        observed = measured | mirrored
+        noise = np.where(measured, prior.noise_sd["measured"], prior.noise_sd["mirrored"])
+        post = condition_keypoints(prior.mean, prior.covariance, transform.inverse().apply(xyz_g), observed, noise)
+        return transform.apply(post.xyz), ~observed
 
     def _pairs_within(self, subset: np.ndarray) -> np.ndarray:
         """The mirror pairs whose two keypoints are both in the boolean ``subset``."""
@@ -639,6 +691,10 @@ class Detector:
             moved |= mirrored
             corner_found |= sides.filled
             timings["mirror"] = timings.get("mirror", 0.0) + (time.perf_counter() - t_m) * 1e3
+        inferred = np.zeros(len(keypoints), bool)
+        if self.shape_prior is not None and (measured | mirrored).any():
+            fitted_g, inferred = self._condition_on_prior(fitted_g, measured, mirrored, fit.transform)
+            moved[:] = True
         observed_xyz = np.where(moved[:, None], fitted_g @ G, np.nan)  # gravity -> camera
         # a corner found where its faces meet is no nearer the truth at the closest noisy point
         snap = self.on_surface & ~corner_found
@@ -646,7 +702,7 @@ class Detector:
                                  on_surface=snap, object_points=pts_cam, snap_distance=cfg.snap_distance,
                                  observed_xyz=observed_xyz)
         score = fit.inlier_fraction
-        source = np.where(measured, "measured", np.where(mirrored, "mirrored", "fit"))
+        source = np.where(measured, "measured", np.where(mirrored, "mirrored", np.where(inferred, "prior", "fit")))
         kps = [DetectedKeypoint(n, placed.xyz[k], placed.uv[k, 0], placed.uv[k, 1],
                                 score * SOURCE_WEIGHTS[str(source[k])], bool(placed.visible[k]), str(source[k]))
                for k, n in enumerate(self.keypoint_names)]
