@@ -120,7 +120,10 @@ def fit_support_plane(points: np.ndarray, *, threshold: float = 0.01, max_iterat
         normals = normals[ok] / norms[ok, None]
         offsets = -np.einsum("ij,ij->i", normals, tri[ok, 0])
         score = p if len(p) <= _SCORE_POINTS else p[rng.choice(len(p), _SCORE_POINTS, replace=False)]
-        counts = (np.abs(score @ normals.T + offsets) < threshold).sum(0)
+        residual = score @ normals.T  # (points, hypotheses), in place from here: it is the largest array
+        residual += offsets
+        np.abs(residual, out=residual)
+        counts = np.count_nonzero(residual < threshold, axis=0)
         i = int(np.argmax(counts))
         best_n, best_d = normals[i], float(offsets[i])
         best_count = int((np.abs(p @ best_n + best_d) < threshold).sum())
@@ -184,17 +187,19 @@ def segment_objects(depth: np.ndarray, camera: PinholeCamera, *, plane: Optional
         if len(sample) > 20000:
             sample = sample[np.random.default_rng(seed).choice(len(sample), 20000, replace=False)]
         plane = fit_support_plane(sample, threshold=plane_threshold, seed=seed)
-    heights = np.full(depth.shape, np.nan, np.float32)
-    heights[valid] = pts[valid] @ plane.normal + plane.offset
-    obj = valid & (heights > min_height) & (heights <= max_height)
+    # over the whole image: NaN stays NaN where there is no reading (a gather first costs more)
+    heights = (pts @ plane.normal + plane.offset).astype(np.float32)
+    with np.errstate(invalid="ignore"):
+        obj = valid & (heights > min_height) & (heights <= max_height)
     tolerance = np.full(depth.shape, float(cluster_tolerance))
     if noise is not None and noise_sigmas > 0 and obj.any():
         # the noise only ever raises the fixed thresholds: only pixels above min_height need it
-        rays = camera.pixel_rays()[obj]  # z = 1: a depth error dz moves the point by dz * ray
-        spread = noise_sigmas * noise.sigma(pts[obj][:, 2], camera.fx)  # along z
+        p_obj = pts[obj]
+        rays = p_obj / p_obj[:, 2:3]  # the pixels' rays at z = 1: a depth error dz moves the point by dz * ray
+        spread = noise_sigmas * noise.sigma(p_obj[:, 2], camera.fx)  # along z
         # its height changes by the ray's share on the normal, its position by the ray's length
         keep = heights[obj] > spread * np.abs(rays @ plane.normal)
-        tolerance[obj] = np.maximum(cluster_tolerance, spread * np.linalg.norm(rays, axis=1))
+        tolerance[obj] = np.maximum(cluster_tolerance, spread * np.sqrt(np.einsum("ij,ij->i", rays, rays)))
         obj[obj] = keep
     labels = np.zeros(depth.shape, np.int32)
     masks: list[np.ndarray] = []
@@ -225,32 +230,40 @@ def _image_pieces(pts: np.ndarray, obj: np.ndarray, tolerance: np.ndarray) -> np
     than ``tolerance`` (``(H, W)`` metres, the larger of the two pixels' counts) share a piece
     (separates objects that overlap in the image)."""
     H, W = obj.shape
-    idx = np.full((H, W), -1, np.int64)
-    n = int(obj.sum())
-    idx[obj] = np.arange(n)
+    flat = np.flatnonzero(obj)  # the object pixels, in the order of pts[obj]
+    n = len(flat)
+    idx = np.full(H * W, -1, np.int64)
+    idx[flat] = np.arange(n)
+    p = pts.reshape(-1, 3)[flat]
+    tol = tolerance.reshape(-1)[flat]
     rows, cols = [], []
-    for dy, dx in ((0, 1), (1, 0)):
-        a = obj[: H - dy, : W - dx] & obj[dy:, dx:]
-        tol = np.maximum(tolerance[: H - dy, : W - dx][a], tolerance[dy:, dx:][a])
-        close = np.linalg.norm(pts[: H - dy, : W - dx][a] - pts[dy:, dx:][a], axis=1) < tol
-        rows.append(idx[: H - dy, : W - dx][a][close])
-        cols.append(idx[dy:, dx:][a][close])
+    # on the object pixels only (a fraction of the image): the right and the lower neighbour
+    for step, inside in ((1, flat % W < W - 1), (W, flat < (H - 1) * W)):
+        a = np.flatnonzero(inside)
+        b = idx[flat[a] + step]
+        a, b = a[b >= 0], b[b >= 0]
+        d = p[a] - p[b]
+        close = np.einsum("ij,ij->i", d, d) < np.maximum(tol[a], tol[b]) ** 2
+        rows.append(a[close])
+        cols.append(b[close])
     r, c = np.concatenate(rows), np.concatenate(cols)
     graph = coo_matrix((np.ones(len(r), np.int8), (r, c)), shape=(n, n))
     return connected_components(graph, directed=False)[1]
 
 
-def _piece_gaps(points: np.ndarray, pieces: np.ndarray, flat: np.ndarray, row: int, dense_piece: np.ndarray,
+def _piece_gaps(points: np.ndarray, members: dict[int, np.ndarray], flat: np.ndarray, row: int, dense_piece: np.ndarray,
                 dense_cell: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """Smallest 3D distance between the points of each pair of pieces, among the points in cells
-    next to the other piece's dense cells (where the two footprints touch)."""
+    next to the other piece's dense cells (where the two footprints touch); ``members[p]``: the
+    point indices of piece ``p``."""
     out = np.full(len(pairs), np.inf)
     offsets = np.array([dy * row + dx for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
     for i, (a, b) in enumerate(pairs):
         near = []
         for this, other in ((a, b), (b, a)):
             cells = np.unique((dense_cell[dense_piece == other][:, None] + offsets).ravel())
-            near.append(points[(pieces == this) & np.isin(flat, cells)])
+            own = members[int(this)]
+            near.append(points[own[np.isin(flat[own], cells)]])
         if len(near[0]) and len(near[1]):
             out[i] = cKDTree(near[0]).query(near[1], k=1)[0].min()
     return out
@@ -303,11 +316,14 @@ def _join_by_footprint(points: np.ndarray, pieces: np.ndarray, normal: np.ndarra
     # touch_gap cells of each other in 3D too (a distractor 2-3 cm from a bowl had touching
     # cells); a piece above another (a chair's back over its legs) is stacked, not beside it
     touch = np.flatnonzero(~is_shared)
-    lowest = np.full(n_pieces, np.inf)
-    np.minimum.at(lowest, pieces, point_heights)
+    by_piece = np.argsort(pieces, kind="stable")  # every piece's points, in their order
+    starts = np.searchsorted(pieces[by_piece], np.arange(n_pieces))
+    lowest = np.minimum.reduceat(point_heights[by_piece], starts)  # pieces are 0..P-1, none empty
     standing = lowest <= standing_height
     touch = touch[standing[pairs[touch, 0]] & standing[pairs[touch, 1]]]
-    gaps = _piece_gaps(points, pieces, flat, shape[1], dense_piece, dense_cell, pairs[touch])
+    ends = np.append(starts[1:], len(pieces))
+    members = {int(q): by_piece[starts[q]:ends[q]] for q in np.unique(pairs[touch])}
+    gaps = _piece_gaps(points, members, flat, shape[1], dense_piece, dense_cell, pairs[touch])
     fractions[touch[gaps > touch_gap * cell]] = 0.0
     joined = _absorb_small_pieces(np.bincount(pieces, minlength=n_pieces), pairs, fractions) + 1
     has_dense = np.zeros(n_pieces, bool)
