@@ -175,8 +175,11 @@ def ransac_upright_similarity(src: np.ndarray, dst: np.ndarray, *, threshold: fl
         raise InputError(f"ransac_upright_similarity: every one of {it} samples was degenerate")
     # every hypothesis scored at once: (I, N) residuals
     if device is None:
-        diff = scale[:, None, None] * (src @ R.transpose(0, 2, 1)) + t[:, None, :] - dst[None]
-        res = np.sqrt((diff * diff).sum(2))
+        diff = src @ R.transpose(0, 2, 1)  # (I, N, 3), the largest array: the rest in place
+        diff *= scale[:, None, None]
+        diff += t[:, None, :]
+        diff -= dst[None]
+        res = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
         inl = res < threshold
         support = inl.astype(np.float64) @ w
         truncated = np.minimum(res, threshold).sum(1)

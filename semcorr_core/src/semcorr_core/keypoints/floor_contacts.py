@@ -62,10 +62,11 @@ def find_floor_contacts(predicted: np.ndarray, points: np.ndarray, floor_z: floa
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(low), len(low)))
     n, label = connected_components(graph, directed=False)
     stubs = []
-    for c in range(n):
-        xy = low[label == c, :2]
-        if len(xy) < int(min_points):
-            continue
+    by_label = np.argsort(label, kind="stable")  # each component's points in their order, by one sort
+    sizes = np.bincount(label, minlength=n)
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    for c in np.flatnonzero(sizes >= int(min_points)):  # specks of noise are most of the components
+        xy = low[by_label[starts[c]:starts[c + 1]], :2]
         centre = xy.mean(axis=0)
         view = centre / max(float(np.linalg.norm(centre)), 1e-9)  # camera (origin) -> stub, horizontal
         across = np.array([-view[1], view[0]])
