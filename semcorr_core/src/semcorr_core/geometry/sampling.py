@@ -159,15 +159,22 @@ def voxel_subsample(points: np.ndarray, n: int, rng: np.random.Generator, *, rou
     order = rng.permutation(len(p))  # which point of a voxel is kept: random, but seeded
     best = order[:n]
     shifted = p[order] - p.min(0)  # once: every round only changes the voxel size
-    for _ in range(rounds):
-        size = float(np.sqrt(lo * hi))
+
+    def voxel_keys(size: float) -> np.ndarray:
         cells = np.floor(shifted / size).astype(np.int64)
         span = cells.max(0) + 1
-        _, first = np.unique((cells[:, 0] * span[1] + cells[:, 1]) * span[2] + cells[:, 2], return_index=True)
-        if len(first) >= n:
-            best, lo = order[first], size
+        return (cells[:, 0] * span[1] + cells[:, 1]) * span[2] + cells[:, 2]
+
+    chosen = None  # the rounds only count voxels (an unstable sort); the first point per voxel once, at the end
+    for _ in range(rounds):
+        size = float(np.sqrt(lo * hi))
+        keys = np.sort(voxel_keys(size))
+        if 1 + int(np.count_nonzero(keys[1:] != keys[:-1])) >= n:
+            chosen, lo = size, size
         else:
             hi = size
+    if chosen is not None:
+        best = order[np.unique(voxel_keys(chosen), return_index=True)[1]]
     if len(best) > n:
         best = rng.choice(best, size=n, replace=False)
     return np.sort(best).astype(np.int64)
