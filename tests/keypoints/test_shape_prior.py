@@ -100,6 +100,25 @@ def test_bad_prior_fields_are_input_errors():
         keypoint_covariance(np.zeros((2, 1, 3)), translation_sd=-1.0)
 
 
+def test_condition_uses_each_sources_noise_and_scales_the_sd():
+    sets = np.random.default_rng(1).normal(0.0, 0.05, size=(40, 3, 3))
+    prior = fit_shape_prior("chair", ("a", "b", "c"), sets, {"measured": np.full(3, 0.002),
+                                                            "mirrored": np.full(3, 0.02)})
+    xyz = prior.mean + 0.01
+    measured, mirrored = np.array([True, False, False]), np.array([False, True, False])
+    post = prior.condition(xyz, measured, mirrored)
+    by_hand = condition_keypoints(prior.mean, prior.covariance, xyz, measured | mirrored, np.array([0.002, 0.02, 1.0]))
+    np.testing.assert_allclose(post.xyz, by_hand.xyz)
+    np.testing.assert_allclose(post.sd, by_hand.sd)
+    from dataclasses import replace
+
+    wider = replace(prior, sigma_scale=2.0).condition(xyz, measured, mirrored)
+    np.testing.assert_allclose(wider.xyz, post.xyz)
+    np.testing.assert_allclose(wider.sd, 2.0 * post.sd)
+    with pytest.raises(InputError, match="sigma_scale"):
+        replace(prior, sigma_scale=0.0)
+
+
 def _small_prior() -> KeypointShapePrior:
     sets = np.random.default_rng(0).normal(size=(5, 2, 3))
     return fit_shape_prior("chair", ("a", "b"), sets, {"measured": np.array([0.01, 0.02]),
@@ -113,6 +132,10 @@ def test_file_round_trip(tmp_path):
     np.testing.assert_allclose(back.mean, prior.mean)
     np.testing.assert_allclose(back.covariance, prior.covariance)
     np.testing.assert_allclose(back.noise_sd["mirrored"], [0.02, 0.03])
+    assert back.sigma_scale == 1.0
+    from dataclasses import replace
+
+    assert load_shape_prior(save_shape_prior(tmp_path / "q.pt", replace(prior, sigma_scale=1.7))).sigma_scale == 1.7
 
 
 def test_bad_files_are_model_file_errors(tmp_path):
@@ -142,4 +165,5 @@ def test_the_shipped_chair_prior_fits_the_shipped_bundle():
     noise = prior.noise_sd
     assert set(noise) == {"measured", "mirrored"} and all(((v > 1e-3) & (v < 0.05)).all() for v in noise.values())
     assert prior.metadata["calibration"]["detected"] >= 100
+    assert 1.0 < prior.sigma_scale < 2.5 and prior.metadata["sigma_scale"] == prior.sigma_scale
     assert not default_shape_prior_path("mug").is_file()  # only the chair ships one

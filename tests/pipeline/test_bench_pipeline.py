@@ -33,6 +33,7 @@ def test_report_has_every_figure_and_the_ablation():
     assert sum(b[g]["n"] for b in r["by_range"] for g in ("visible", "occluded") if b[g]) == 2 * 6
     # and by how each detected keypoint was found
     assert set(r["by_source"]) <= {"measured", "mirrored", "fit"}
+    assert r["uncertainty"] is None  # the mug has no shape prior: no sigma
     assert sum(v["n"] for v in r["by_source"].values()) == 6 * round(2 * r["detection_rate"])
 
 
@@ -49,6 +50,19 @@ def test_figures_by_source_hand_computed():
     assert by["fit"]["n"] == 1 and by["fit"]["pck3d_2cm"] == 0.0 and by["fit"]["median_m"] == pytest.approx(0.03)
     assert by["mirrored"]["pck3d_1cm"] == 1.0
     assert PipelineScores(frames=1, K=2).by_source(gt[:1]) == {}  # nothing detected, nothing said
+
+
+def test_uncertainty_figures_hand_computed():
+    scores = PipelineScores(frames=2, K=2)
+    gt = np.zeros((2, 2, 3))
+    scores.pred[0] = [[0.01, 0, 0], [0.03, 0, 0]]
+    scores.sigmas[0] = [0.01, 0.01]  # errors of 1 and 3 sigmas
+    scores.pred[1] = [[0, 0.02, 0], [0, 0, 0.05]]
+    scores.sigmas[1] = [0.01, np.nan]  # 2 sigmas; the second keypoint reports none
+    u = scores.uncertainty(gt)
+    assert u["n"] == 3 and u["median_sigma_m"] == pytest.approx(0.01)
+    assert u["median_error_over_sigma"] == pytest.approx(2.0) and u["within_2p5_sigma"] == pytest.approx(2 / 3)
+    assert PipelineScores(frames=1, K=2).uncertainty(gt[:1]) is None  # no sigma reported
 
 
 def test_figures_by_range_hand_computed():
@@ -94,6 +108,9 @@ def test_a_frame_without_depth_is_a_refusal_not_the_end_of_the_bench():
     assert r["detection_rate"] <= 13 / 14
     # the chair's keypoints by source: what its shape prior inferred is reported apart
     assert {"measured", "prior"} <= set(r["by_source"]) and "fit" not in r["by_source"]
+    # and its reported uncertainties against the errors (a calibrated Gaussian: 1.54 sigmas median)
+    assert r["uncertainty"]["n"] == sum(v["n"] for v in r["by_source"].values())
+    assert 0.8 < r["uncertainty"]["median_error_over_sigma"] < 2.5
 
 
 def test_descriptor_and_refinement_ablations_run_on_the_same_frames():

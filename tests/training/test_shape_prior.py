@@ -38,6 +38,7 @@ def test_training_writes_a_prior_with_the_calibrated_noise(tiny_prior):
     assert prior.metadata["instances"] == 6 and prior.metadata["config_hash"]
     cal = prior.metadata["calibration"]
     assert cal["frames"] == 4 and cal["detected"] >= 3 and cal["measured"]["samples"] >= 20
+    assert prior.sigma_scale > 0 and "sigma_scale" in stdout
     # four frames: no keypoint has min_samples (8) errors of its own, so each takes its source's
     # pooled median over MEDIAN_TO_SD_3D; a source never seen takes 1.5x the measured noise
     np.testing.assert_allclose(prior.noise_sd["measured"], cal["measured"]["median_m"] / MEDIAN_TO_SD_3D)

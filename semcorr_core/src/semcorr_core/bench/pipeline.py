@@ -51,7 +51,8 @@ class ObjectEstimate(NamedTuple):
     ``semcorr_msgs/SemanticObject`` received from the node: keypoints ``xyz`` (K, 3) metres and
     ``uv`` (K, 2) pixels in the detector's keypoint order, pose ``R`` (3, 3), ``t`` (3,), ``s``;
     ``sources`` (K,) how each keypoint was found (:data:`~semcorr_core.pipeline.KEYPOINT_SOURCES`;
-    None where the estimate does not say, e.g. a message from the node)."""
+    None where the estimate does not say, e.g. a message from the node); ``sigmas`` (K,) their
+    reported uncertainty (per-axis sd, metres; NaN where none; None where not said)."""
 
     xyz: np.ndarray
     uv: np.ndarray
@@ -59,14 +60,19 @@ class ObjectEstimate(NamedTuple):
     t: np.ndarray
     s: float
     sources: tuple[str, ...] | None = None
+    sigmas: np.ndarray | None = None
 
 
 def estimate_of(obj) -> ObjectEstimate:
     """:class:`ObjectEstimate` of a :class:`~semcorr_core.pipeline.DetectedObject`."""
     return ObjectEstimate(np.stack([k.xyz for k in obj.keypoints]), np.array([[k.u, k.v] for k in obj.keypoints]),
                           np.asarray(obj.pose.R), np.asarray(obj.pose.t), float(obj.pose.s),
-                          tuple(k.source for k in obj.keypoints))
+                          tuple(k.source for k in obj.keypoints),
+                          np.array([np.nan if k.sigma is None else k.sigma for k in obj.keypoints]))
 
+
+SIGMA_90 = 2.5003
+"""A 3D isotropic Gaussian error lies within this many per-axis sds 90 % of the time (chi, 3 dof)."""
 
 RANGE_BINS_M = (0.0, 1.0, 2.0, 3.0, 4.0, float("inf"))
 """Edges of the bins of the camera's range to the object's origin (metres) the figures are also given by."""
@@ -140,6 +146,7 @@ class PipelineScores:
     def __init__(self, frames: int, K: int) -> None:
         self.pred = np.full((frames, K, 3), np.nan)
         self.sources = np.full((frames, K), "", dtype=object)  # "" where missed or not said
+        self.sigmas = np.full((frames, K), np.nan)  # NaN where missed or not said
         self.pck2d = {0.05: [], 0.1: []}
         self.rot, self.rot_strict, self.trans, self.scale, self.flips = [], [], [], [], []
         self.timings: dict[str, list[float]] = {}
@@ -166,6 +173,8 @@ class PipelineScores:
         self.pred[f] = est.xyz
         if est.sources is not None:
             self.sources[f] = est.sources
+        if est.sigmas is not None:
+            self.sigmas[f] = est.sigmas
         uv = est.uv
         x, y, w, h = ann.bbox_xywh
         size = max(w, h)
@@ -206,6 +215,18 @@ class PipelineScores:
         keypoint score's calibration. Sources never reported are left out."""
         return {src: _group(keypoint3d_errors(self.pred, gt, valid=self.sources == src, thresholds=(0.01, 0.02)).all)
                 for src in sorted(set(self.sources.ravel()) - {""})}
+
+    def uncertainty(self, gt) -> dict | None:
+        """How the reported uncertainties hold (keypoints with a sigma): the median of error /
+        sigma (a calibrated 3D Gaussian: 1.54) and the fraction within :data:`SIGMA_90` sigmas
+        (0.90); None when no keypoint reported one."""
+        has = np.isfinite(self.sigmas) & np.isfinite(self.pred).all(axis=2)
+        if not has.any():
+            return None
+        ratio = np.linalg.norm(self.pred - gt, axis=2)[has] / self.sigmas[has]
+        return {"n": int(has.sum()), "median_sigma_m": float(np.median(self.sigmas[has])),
+                "median_error_over_sigma": float(np.median(ratio)),
+                "within_2p5_sigma": float(np.mean(ratio <= SIGMA_90))}
 
     def figures(self, gt, vis, names) -> dict:
         res = keypoint3d_errors(self.pred, gt, visible=vis, thresholds=(0.01, 0.02), keypoint_names=names)
@@ -322,6 +343,7 @@ def run_pipeline_bench(category: str, frames: int = 300, seed: int = 0, *, bundl
         **scores["main"].figures(gt, vis, names),
         by_range=scores["main"].by_range(gt, vis, ranges),
         by_source=scores["main"].by_source(gt),
+        uncertainty=scores["main"].uncertainty(gt),
         ablations={name: scores[name].figures(gt, vis, names) for name in ablations},
         targets={"visible": "median <= 0.01 m, pck3d_2cm >= 0.90", "occluded": "pck3d_2cm >= 0.75",
                  "flip_rate": "<= 0.02 (chair, mug)", "latency total": "<= 150 ms median (2-core CPU)"},

@@ -42,19 +42,31 @@ MEDIAN_TO_SD_3D = 1.5382
 _REMEDY = "fit one with `semcorr train shape_prior`"
 
 
+class ShapePosterior(NamedTuple):
+    """xyz: ``(K, 3)`` posterior mean of every keypoint (canonical metres); sd: ``(K,)`` its
+    posterior per-axis standard deviation (root mean of the 3x3 block's diagonal)."""
+
+    xyz: np.ndarray
+    sd: np.ndarray
+
+
 @dataclass(frozen=True)
 class KeypointShapePrior:
     """category, keypoint_names (K); mean: ``(K, 3)`` canonical keypoints (metres); covariance:
     ``(3K, 3K)`` of the flattened keypoints (x0, y0, z0, x1, ...), shape variation plus the
     fitted pose's error modes; noise_sd: per keypoint source (``measured``, ``mirrored``) the
     ``(K,)`` per-axis measurement noise sd in canonical metres (the detector's errors on
-    calibration frames); metadata: how it was made."""
+    calibration frames); sigma_scale: the posterior sd times this is the keypoint's reported
+    uncertainty (the errors are heavier-tailed than the Gaussian says; calibrated so that the
+    median error is :data:`MEDIAN_TO_SD_3D` sigmas on the calibration frames); metadata: how it
+    was made."""
 
     category: str
     keypoint_names: tuple[str, ...]
     mean: np.ndarray
     covariance: np.ndarray
     noise_sd: dict[str, np.ndarray]
+    sigma_scale: float = 1.0
     metadata: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -69,17 +81,20 @@ class KeypointShapePrior:
             sd = np.asarray(sd, np.float64)
             if sd.shape != (K,) or not (np.isfinite(sd).all() and (sd > 0).all()):
                 raise InputError(f"shape prior: noise_sd[{source!r}] must be (K,) finite and > 0, got {sd}")
+        if not (np.isfinite(self.sigma_scale) and float(self.sigma_scale) > 0):
+            raise InputError(f"shape prior: sigma_scale must be finite and > 0, got {self.sigma_scale}")
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "covariance", cov)
         object.__setattr__(self, "noise_sd", {s: np.asarray(v, np.float64) for s, v in self.noise_sd.items()})
 
-
-class ShapePosterior(NamedTuple):
-    """xyz: ``(K, 3)`` posterior mean of every keypoint (canonical metres); sd: ``(K,)`` its
-    posterior per-axis standard deviation (root mean of the 3x3 block's diagonal)."""
-
-    xyz: np.ndarray
-    sd: np.ndarray
+    def condition(self, xyz: np.ndarray, measured: np.ndarray, mirrored: np.ndarray) -> ShapePosterior:
+        """Posterior of every keypoint given the ``measured`` and ``mirrored`` ones (``(K,)`` bool)
+        of ``xyz`` ``(K, 3)`` (canonical frame), each with its source's noise; ``sd`` times
+        ``sigma_scale``."""
+        measured, mirrored = np.asarray(measured, bool), np.asarray(mirrored, bool)
+        noise = np.where(measured, self.noise_sd["measured"], self.noise_sd["mirrored"])
+        post = condition_keypoints(self.mean, self.covariance, xyz, measured | mirrored, noise)
+        return ShapePosterior(post.xyz, post.sd * float(self.sigma_scale))
 
 
 def keypoint_covariance(keypoint_sets: np.ndarray, *, translation_sd: float = 0.0, yaw_sd: float = 0.0,
@@ -123,7 +138,7 @@ def fit_shape_prior(category: str, keypoint_names: tuple[str, ...], keypoint_set
     mean, cov = keypoint_covariance(keypoint_sets, translation_sd=translation_sd, yaw_sd=yaw_sd, scale_sd=scale_sd)
     meta = {"instances": int(np.asarray(keypoint_sets).shape[0]), "translation_sd": float(translation_sd),
             "yaw_sd": float(yaw_sd), "scale_sd": float(scale_sd), **(metadata or {})}
-    return KeypointShapePrior(name, tuple(keypoint_names), mean, cov, dict(noise_sd), meta)
+    return KeypointShapePrior(name, tuple(keypoint_names), mean, cov, dict(noise_sd), metadata=meta)
 
 
 def condition_keypoints(mean: np.ndarray, covariance: np.ndarray, xyz: np.ndarray, observed: np.ndarray,
@@ -165,6 +180,7 @@ def save_shape_prior(path: str | Path, prior: KeypointShapePrior) -> Path:
                 "keypoint_names": list(prior.keypoint_names), "mean": torch.as_tensor(prior.mean),
                 "covariance": torch.as_tensor(prior.covariance),
                 "noise_sd": {s: torch.as_tensor(v) for s, v in prior.noise_sd.items()},
+                "sigma_scale": float(prior.sigma_scale),
                 "metadata": dict(prior.metadata)}, path)
     return path
 
@@ -178,7 +194,7 @@ def load_shape_prior(path: str | Path, category: Optional[str] = None) -> Keypoi
     try:
         return KeypointShapePrior(d["category"], tuple(d["keypoint_names"]), d["mean"].numpy(),
                                   d["covariance"].numpy(), {s: v.numpy() for s, v in d["noise_sd"].items()},
-                                  dict(d.get("metadata", {})))
+                                  float(d.get("sigma_scale", 1.0)), dict(d.get("metadata", {})))
     except (KeyError, AttributeError, TypeError, InputError) as e:
         raise ModelFileError(f"{path} is an inconsistent keypoint shape prior ({e}): {_REMEDY}") from None
 

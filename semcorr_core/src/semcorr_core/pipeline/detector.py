@@ -62,8 +62,7 @@ from semcorr_core.keypoints.corners import find_box_corners
 from semcorr_core.keypoints.deformation import deform_keypoints
 from semcorr_core.keypoints.floor_contacts import find_floor_contacts
 from semcorr_core.keypoints.mirror import complete_by_mirror, mirror_plane_from_pairs
-from semcorr_core.keypoints.shape_prior import (KeypointShapePrior, condition_keypoints, default_shape_prior_path,
-                                               load_shape_prior)
+from semcorr_core.keypoints.shape_prior import KeypointShapePrior, default_shape_prior_path, load_shape_prior
 from semcorr_core.models.backends import make_backend, make_dense2d_backend
 from semcorr_core.models.bundle import ModelBundle, default_bundle_path, load_bundle
 from semcorr_core.models.dense2d_bundle import (Dense2DBundle, default_dense2d_path, load_dense2d_bundle,
@@ -228,7 +227,9 @@ class DetectedKeypoint:
     reflection of its measured left/right partner; ``prior``: inferred from the measured and
     mirrored ones through the category's keypoint shape prior; ``fit``: the category-level fit,
     snapped onto the observed surface where visible). With a shape prior the measured and mirrored
-    positions are fused with it too (they keep their source)."""
+    positions are fused with it too (they keep their source). sigma: with a shape prior, the
+    position's uncertainty, a per-axis standard deviation in metres (the posterior's, calibrated:
+    :class:`~semcorr_core.keypoints.shape_prior.KeypointShapePrior` ``sigma_scale``); None without."""
 
     name: str
     xyz: np.ndarray  # (3,) camera frame, metres
@@ -237,10 +238,12 @@ class DetectedKeypoint:
     score: float
     visible: bool
     source: str = "fit"
+    sigma: Optional[float] = None
 
     def to_dict(self) -> dict:
         return {"name": self.name, "xyz": [float(x) for x in self.xyz], "u": float(self.u), "v": float(self.v),
-                "score": float(self.score), "visible": bool(self.visible), "source": self.source}
+                "score": float(self.score), "visible": bool(self.visible), "source": self.source,
+                "sigma_m": None if self.sigma is None else float(self.sigma)}
 
 
 @dataclass
@@ -556,14 +559,11 @@ class Detector:
 
     def _condition_on_prior(self, xyz_g: np.ndarray, measured: np.ndarray, mirrored: np.ndarray,
                             transform: SimilarityTransform) -> tuple[np.ndarray, np.ndarray]:
-        """Every keypoint's posterior mean under the shape prior given the ``measured`` and
-        ``mirrored`` ones of ``xyz_g`` (gravity frame), in the canonical frame of the fitted
-        ``transform``; returns the gravity-frame positions and which keypoints were inferred."""
-        prior = self.shape_prior
-        observed = measured | mirrored
-        noise = np.where(measured, prior.noise_sd["measured"], prior.noise_sd["mirrored"])
-        post = condition_keypoints(prior.mean, prior.covariance, transform.inverse().apply(xyz_g), observed, noise)
-        return transform.apply(post.xyz), ~observed
+        """Every keypoint's posterior under the shape prior given the ``measured`` and ``mirrored``
+        ones of ``xyz_g`` (gravity frame), in the canonical frame of the fitted ``transform``;
+        returns the gravity-frame positions and their per-axis sd in metres."""
+        post = self.shape_prior.condition(transform.inverse().apply(xyz_g), measured, mirrored)
+        return transform.apply(post.xyz), post.sd * float(transform.s)
 
     def _pairs_within(self, subset: np.ndarray) -> np.ndarray:
         """The mirror pairs whose two keypoints are both in the boolean ``subset``."""
@@ -692,8 +692,10 @@ class Detector:
             corner_found |= sides.filled
             timings["mirror"] = timings.get("mirror", 0.0) + (time.perf_counter() - t_m) * 1e3
         inferred = np.zeros(len(keypoints), bool)
+        sigma = np.full(len(keypoints), np.nan)
         if self.shape_prior is not None and (measured | mirrored).any():
-            fitted_g, inferred = self._condition_on_prior(fitted_g, measured, mirrored, fit.transform)
+            fitted_g, sigma = self._condition_on_prior(fitted_g, measured, mirrored, fit.transform)
+            inferred = ~(measured | mirrored)
             moved[:] = True
         observed_xyz = np.where(moved[:, None], fitted_g @ G, np.nan)  # gravity -> camera
         # a corner found where its faces meet is no nearer the truth at the closest noisy point
@@ -704,7 +706,8 @@ class Detector:
         score = fit.inlier_fraction
         source = np.where(measured, "measured", np.where(mirrored, "mirrored", np.where(inferred, "prior", "fit")))
         kps = [DetectedKeypoint(n, placed.xyz[k], placed.uv[k, 0], placed.uv[k, 1],
-                                score * SOURCE_WEIGHTS[str(source[k])], bool(placed.visible[k]), str(source[k]))
+                                score * SOURCE_WEIGHTS[str(source[k])], bool(placed.visible[k]), str(source[k]),
+                                None if np.isnan(sigma[k]) else float(sigma[k]))
                for k, n in enumerate(self.keypoint_names)]
         canonical_map = np.full(mask.shape + (3,), np.nan, np.float32)
         canonical_map[mask] = pose.inverse().apply(pts_cam).astype(np.float32)
