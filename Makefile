@@ -34,7 +34,7 @@ bench: setup
 	$(VENV)/bin/semcorr bench synth --category mug --frames 100 --report out/bench/synth_mug.json
 	$(VENV)/bin/semcorr bench geodesic --report out/bench/geodesic.json
 
-# Retrain the shipped default models: embedding bundles and their 2D descriptor models (CPU is fine; see scripts/train_default_models.sh).
+# Retrain the shipped default models: embedding bundles, their 2D descriptor models and the chair's keypoint shape prior (CPU is fine; see scripts/train_default_models.sh).
 models: setup
 	bash scripts/train_default_models.sh
 

@@ -178,15 +178,18 @@ def _estimates(msg, keypoint_names: Sequence[str]):
     for obj in msg.objects:
         xyz = np.full((len(keypoint_names), 3), np.nan)
         uv = np.full((len(keypoint_names), 2), np.nan)
+        sources = [""] * len(keypoint_names)
+        sigmas = np.full(len(keypoint_names), np.nan)
         for k in obj.keypoints:
             i = index.get(k.name)
             if i is not None:
                 xyz[i] = (k.position.x, k.position.y, k.position.z)
                 uv[i] = (k.u, k.v)
+                sources[i], sigmas[i] = k.source, k.position_sigma
         q = obj.pose.orientation
         R = matrix_from_quaternion(q.x, q.y, q.z, q.w)
         t = np.array([obj.pose.position.x, obj.pose.position.y, obj.pose.position.z])
-        out.append(ObjectEstimate(xyz, uv, R, t, float(obj.scale)))
+        out.append(ObjectEstimate(xyz, uv, R, t, float(obj.scale), tuple(sources), sigmas))
     return out
 
 

@@ -128,7 +128,8 @@ def semantic_object_array(header, objects: Iterable, keypoint_names: Sequence[st
                 continue
             x, y, z = (float(c) for c in np.asarray(k.xyz, dtype=np.float64))
             kps.append(Keypoint(name=name, index=i, position=Point(x=x, y=y, z=z), u=float(k.u), v=float(k.v),
-                                score=float(k.score), visible=bool(k.visible)))
+                                score=float(k.score), visible=bool(k.visible), source=str(k.source),
+                                position_sigma=float("nan") if k.sigma is None else float(k.sigma)))
         qx, qy, qz, qw = quaternion_from_matrix(obj.pose.R)
         t = [float(c) for c in np.asarray(obj.pose.t, dtype=np.float64)]
         out.objects.append(SemanticObject(

@@ -175,8 +175,8 @@ def _fake_objects():
     mask[1:3, 1:4] = True
     cmap = np.full((4, 5, 3), np.nan, np.float32)
     cmap[mask] = [0.0, 0.0, 0.05]
-    kps = [DetectedKeypoint("bottom_center", np.array([0.1, 0.2, 0.9]), 10.5, 20.25, 0.4, False),
-           DetectedKeypoint("rim_center", np.array([0.1, 0.1, 0.9]), 11.0, 12.0, 0.8, True)]
+    kps = [DetectedKeypoint("bottom_center", np.array([0.1, 0.2, 0.9]), 10.5, 20.25, 0.4, False, "prior", 0.015625),
+           DetectedKeypoint("rim_center", np.array([0.1, 0.1, 0.9]), 11.0, 12.0, 0.8, True, "measured")]
     return [DetectedObject("mug", 3, SimilarityTransform(R, np.array([0.1, 0.15, 0.9]), 1.25), 0.8, kps, mask, cmap)]
 
 
@@ -192,6 +192,9 @@ def test_semantic_object_array_in_category_order(conv):
     assert [(k.name, k.index) for k in o.keypoints] == [("rim_center", 0), ("bottom_center", 1)]
     k = o.keypoints[1]
     assert (k.position.x, k.position.y, k.position.z, k.u, k.v, k.visible) == (0.1, 0.2, 0.9, 10.5, 20.25, False)
+    assert (k.source, k.position_sigma) == ("prior", 0.015625)
+    rim = o.keypoints[0]  # no uncertainty reported: NaN on the wire
+    assert rim.source == "measured" and np.isnan(rim.position_sigma)
     q = o.pose.orientation
     assert np.allclose(Rotation.from_quat([q.x, q.y, q.z, q.w]).as_matrix(), obj.pose.R)
     assert (o.pose.position.x, o.pose.position.y, o.pose.position.z) == (0.1, 0.15, 0.9)

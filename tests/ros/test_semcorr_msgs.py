@@ -104,11 +104,11 @@ def _sample_array(msgs):
     kp = [
         msgs.Keypoint(
             name="rim_center", index=0, position=Point(x=0.015625, y=-0.25, z=0.75),
-            u=320.5, v=240.25, score=0.875, visible=True,
+            u=320.5, v=240.25, score=0.875, visible=True, source="measured", position_sigma=0.0078125,
         ),
         msgs.Keypoint(
             name="handle_top", index=4294967295, position=Point(x=-1e-3, y=2.5e2, z=1e-9),
-            u=-3.5, v=1080.0, score=0.0, visible=False,
+            u=-3.5, v=1080.0, score=0.0, visible=False, source="prior", position_sigma=0.25,
         ),
     ]
     mug = msgs.SemanticObject(
@@ -139,6 +139,7 @@ def _check_sample(arr) -> None:
     assert [k.name for k in mug.keypoints] == ["rim_center", "handle_top"]
     k0, k1 = mug.keypoints
     assert (k0.index, k0.u, k0.v, k0.score, k0.visible) == (0, 320.5, 240.25, 0.875, True)
+    assert (k0.source, k0.position_sigma, k1.source, k1.position_sigma) == ("measured", 0.0078125, "prior", 0.25)
     assert (k0.position.x, k0.position.y, k0.position.z) == (0.015625, -0.25, 0.75)
     assert (k1.index, k1.u, k1.v, k1.score, k1.visible) == (4294967295, -3.5, 1080.0, 0.0, False)
     assert (k1.position.x, k1.position.y, k1.position.z) == (-1e-3, 2.5e2, 1e-9)  # float64
@@ -208,7 +209,8 @@ def test_message_definitions(ros_in_process):
     msgs = ros_in_process
     assert msgs.Keypoint.get_fields_and_field_types() == {
         "name": "string", "index": "uint32", "position": "geometry_msgs/Point",
-        "u": "float", "v": "float", "score": "float", "visible": "boolean",
+        "u": "float", "v": "float", "score": "float", "visible": "boolean", "source": "string",
+        "position_sigma": "float",
     }
     assert msgs.SemanticObject.get_fields_and_field_types() == {
         "category": "string", "instance_id": "int32", "pose": "geometry_msgs/Pose",
