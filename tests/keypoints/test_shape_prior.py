@@ -65,6 +65,30 @@ def test_a_measured_pose_error_moves_the_unmeasured_keypoints_with_it():
     assert post.sd[1] < 0.002 < 0.05  # the mode is measured: little uncertainty left
 
 
+def test_robust_conditioning_discounts_an_outlier():
+    # a rigid family with a translation mode; three keypoints found 2 cm off along x, one of them
+    # 20 cm off (a corner put on the wrong face): the Gaussian posterior follows it part way, the
+    # Student-t reweighting lets the other two decide
+    sets = np.repeat(np.array([[[0.0, 0.0, 0.0], [0.4, 0.0, 0.0], [0.0, 0.4, 0.0], [0.0, 0.0, 0.8]]]), 3, axis=0)
+    prior = fit_shape_prior("chair", ("a", "b", "c", "d"), sets, {"measured": np.full(4, 0.01),
+                                                                 "mirrored": np.full(4, 0.01)},
+                            translation_sd=0.1, yaw_sd=0.0, scale_sd=0.0)
+    xyz = prior.mean + [0.02, 0.0, 0.0]
+    xyz[2, 0] += 0.18
+    measured, mirrored = np.array([True, True, True, False]), np.zeros(4, bool)
+    robust = prior.condition(xyz, measured, mirrored)
+    gauss = prior.condition(xyz, measured, mirrored, robust=False)
+    err = lambda post: abs(post.xyz[3, 0] - 0.02)  # the unfound keypoint's shift should be 2 cm
+    assert err(gauss) == pytest.approx(0.06, abs=0.005)  # the mean of 2, 2 and 20 cm
+    assert err(robust) < 0.2 * err(gauss)
+    from dataclasses import replace
+
+    plain = replace(prior, robust_iterations=0).condition(xyz, measured, mirrored)
+    np.testing.assert_allclose(plain.xyz, gauss.xyz)
+    with pytest.raises(InputError, match="robust"):
+        replace(prior, robust_dof=0.0)
+
+
 @pytest.mark.parametrize("bad", ["xyz_shape", "nan_observed", "zero_noise", "cov_shape"])
 def test_bad_conditioning_input_is_an_input_error(bad):
     mean, cov = np.zeros((2, 3)), np.eye(6)

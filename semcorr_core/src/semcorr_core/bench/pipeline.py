@@ -113,6 +113,7 @@ ABLATIONS = {
     "no_mirror": {"mirror_completion": False},
     "no_shape_prior": {"shape_prior": False},
     "no_corner_retry": {"corner_retry": False},
+    "prior_gaussian": {"prior_robust": False},
 }
 """Detector variants the bench can run on the same frames: ``prior_only`` places every keypoint
 by the category-level fit (no descriptor match on the observed surface); ``no_refinement`` is the
@@ -134,7 +135,8 @@ and backrest corners on their faces (``DetectorConfig.corners``); ``no_mirror`` 
 a chair's leg contacts and corners through the mirror plane of its found leg pairs
 (``DetectorConfig.mirror_completion``); ``no_shape_prior`` leaves the keypoints where they were
 found or fitted, without the category's keypoint shape prior (``DetectorConfig.shape_prior``);
-``no_corner_retry`` does not look again for the box corners the prior moved (``DetectorConfig.corner_retry``)."""
+``no_corner_retry`` does not look again for the box corners the prior moved (``DetectorConfig.corner_retry``);
+``prior_gaussian`` conditions on the found keypoints as plain Gaussian measurements (``DetectorConfig.prior_robust``)."""
 
 
 def _group(s) -> dict | None:

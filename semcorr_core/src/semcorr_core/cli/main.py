@@ -455,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["prior_only", "no_refinement", "descriptors_3d", "descriptors_2d", "fused", "energy",
                             "energy_soft_iou", "no_segment_join", "no_part_side", "no_deformation",
                             "no_floor_contacts", "no_corners", "no_mirror", "no_shape_prior",
-                            "no_corner_retry"],
+                            "no_corner_retry", "prior_gaussian"],
                    help="pipeline: also run this detector variant on the same frames (repeatable); prior_only = "
                         "keypoints by the category-level fit alone; no_refinement = the robust fit alone; "
                         "descriptors_3d / descriptors_2d / fused = match with 3D embeddings, 2D dense "
@@ -467,7 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "and backrest corners not looked for on their faces; no_mirror = a chair's keypoints not "
                         "completed through the mirror plane of its found leg pairs; no_shape_prior = keypoints "
                         "not conditioned on the category's keypoint shape prior; no_corner_retry = box corners "
-                        "not looked for again where the prior puts them")
+                        "not looked for again where the prior puts them; prior_gaussian = the found keypoints "
+                        "taken as Gaussian, not Student-t, measurements by the prior")
     b.add_argument("--dense2d", type=Path, default=None,
                    help="pipeline: 2D descriptor model for the 2D / fused variants (default the shipped one)")
     b.add_argument("--instances", type=int, default=12, help="held-out test instances (embed3d)")

@@ -58,8 +58,10 @@ class KeypointShapePrior:
     ``(K,)`` per-axis measurement noise sd in canonical metres (the detector's errors on
     calibration frames); sigma_scale: the posterior sd times this is the keypoint's reported
     uncertainty (the errors are heavier-tailed than the Gaussian says; calibrated so that the
-    median error is :data:`MEDIAN_TO_SD_3D` sigmas on the calibration frames); metadata: how it
-    was made."""
+    median error is :data:`MEDIAN_TO_SD_3D` sigmas on the calibration frames); robust_dof,
+    robust_iterations: the found keypoints' errors are heavy-tailed (a corner put on the wrong
+    face), so :meth:`condition` reweights them as a Student-t with ``robust_dof`` degrees of
+    freedom over ``robust_iterations`` rounds (0: the plain Gaussian); metadata: how it was made."""
 
     category: str
     keypoint_names: tuple[str, ...]
@@ -67,6 +69,8 @@ class KeypointShapePrior:
     covariance: np.ndarray
     noise_sd: dict[str, np.ndarray]
     sigma_scale: float = 1.0
+    robust_dof: float = 3.0
+    robust_iterations: int = 3
     metadata: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -83,17 +87,29 @@ class KeypointShapePrior:
                 raise InputError(f"shape prior: noise_sd[{source!r}] must be (K,) finite and > 0, got {sd}")
         if not (np.isfinite(self.sigma_scale) and float(self.sigma_scale) > 0):
             raise InputError(f"shape prior: sigma_scale must be finite and > 0, got {self.sigma_scale}")
+        if not (np.isfinite(self.robust_dof) and float(self.robust_dof) > 0) or int(self.robust_iterations) < 0:
+            raise InputError(f"shape prior: robust_dof must be > 0 and robust_iterations >= 0, got "
+                             f"{self.robust_dof} and {self.robust_iterations}")
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "covariance", cov)
         object.__setattr__(self, "noise_sd", {s: np.asarray(v, np.float64) for s, v in self.noise_sd.items()})
 
-    def condition(self, xyz: np.ndarray, measured: np.ndarray, mirrored: np.ndarray) -> ShapePosterior:
+    def condition(self, xyz: np.ndarray, measured: np.ndarray, mirrored: np.ndarray, *,
+                  robust: bool = True) -> ShapePosterior:
         """Posterior of every keypoint given the ``measured`` and ``mirrored`` ones (``(K,)`` bool)
         of ``xyz`` ``(K, 3)`` (canonical frame), each with its source's noise; ``sd`` times
-        ``sigma_scale``."""
+        ``sigma_scale``. ``robust``: Student-t reweighting (iteratively reweighted least squares):
+        a found keypoint ``r`` noise sds from the posterior gets its noise variance divided by
+        ``w = (dof + 3) / (dof + r^2)`` where that is below 1 (never trusted more than calibrated)."""
         measured, mirrored = np.asarray(measured, bool), np.asarray(mirrored, bool)
+        observed = measured | mirrored
         noise = np.where(measured, self.noise_sd["measured"], self.noise_sd["mirrored"])
-        post = condition_keypoints(self.mean, self.covariance, xyz, measured | mirrored, noise)
+        post = condition_keypoints(self.mean, self.covariance, xyz, observed, noise)
+        dof = float(self.robust_dof)
+        for _ in range(int(self.robust_iterations) if robust else 0):
+            r2 = np.sum((np.asarray(xyz, np.float64) - post.xyz) ** 2, axis=1) / noise ** 2
+            weight = np.minimum((dof + 3.0) / (dof + np.where(observed, r2, 0.0)), 1.0)
+            post = condition_keypoints(self.mean, self.covariance, xyz, observed, noise / np.sqrt(weight))
         return ShapePosterior(post.xyz, post.sd * float(self.sigma_scale))
 
 
@@ -129,7 +145,8 @@ def keypoint_covariance(keypoint_sets: np.ndarray, *, translation_sd: float = 0.
 
 def fit_shape_prior(category: str, keypoint_names: tuple[str, ...], keypoint_sets: np.ndarray,
                     noise_sd: dict[str, np.ndarray], *, translation_sd: float = 0.01, yaw_sd: float = 0.03,
-                    scale_sd: float = 0.04, metadata: Optional[dict] = None) -> KeypointShapePrior:
+                    scale_sd: float = 0.04, robust_dof: float = 3.0, robust_iterations: int = 3,
+                    metadata: Optional[dict] = None) -> KeypointShapePrior:
     """The :class:`KeypointShapePrior` of ``(M, K, 3)`` canonical keypoint sets of ``category``'s
     training instances (in ``keypoint_names`` order). The pose-error defaults are the chair's
     measured pose errors on the pipeline bench (rotation 1.5 deg, translation 1.5 cm, scale 4 %,
@@ -138,7 +155,8 @@ def fit_shape_prior(category: str, keypoint_names: tuple[str, ...], keypoint_set
     mean, cov = keypoint_covariance(keypoint_sets, translation_sd=translation_sd, yaw_sd=yaw_sd, scale_sd=scale_sd)
     meta = {"instances": int(np.asarray(keypoint_sets).shape[0]), "translation_sd": float(translation_sd),
             "yaw_sd": float(yaw_sd), "scale_sd": float(scale_sd), **(metadata or {})}
-    return KeypointShapePrior(name, tuple(keypoint_names), mean, cov, dict(noise_sd), metadata=meta)
+    return KeypointShapePrior(name, tuple(keypoint_names), mean, cov, dict(noise_sd), robust_dof=float(robust_dof),
+                              robust_iterations=int(robust_iterations), metadata=meta)
 
 
 def condition_keypoints(mean: np.ndarray, covariance: np.ndarray, xyz: np.ndarray, observed: np.ndarray,
@@ -180,7 +198,8 @@ def save_shape_prior(path: str | Path, prior: KeypointShapePrior) -> Path:
                 "keypoint_names": list(prior.keypoint_names), "mean": torch.as_tensor(prior.mean),
                 "covariance": torch.as_tensor(prior.covariance),
                 "noise_sd": {s: torch.as_tensor(v) for s, v in prior.noise_sd.items()},
-                "sigma_scale": float(prior.sigma_scale),
+                "sigma_scale": float(prior.sigma_scale), "robust_dof": float(prior.robust_dof),
+                "robust_iterations": int(prior.robust_iterations),
                 "metadata": dict(prior.metadata)}, path)
     return path
 
@@ -194,7 +213,8 @@ def load_shape_prior(path: str | Path, category: Optional[str] = None) -> Keypoi
     try:
         return KeypointShapePrior(d["category"], tuple(d["keypoint_names"]), d["mean"].numpy(),
                                   d["covariance"].numpy(), {s: v.numpy() for s, v in d["noise_sd"].items()},
-                                  float(d.get("sigma_scale", 1.0)), dict(d.get("metadata", {})))
+                                  float(d.get("sigma_scale", 1.0)), float(d.get("robust_dof", 3.0)),
+                                  int(d.get("robust_iterations", 3)), dict(d.get("metadata", {})))
     except (KeyError, AttributeError, TypeError, InputError) as e:
         raise ModelFileError(f"{path} is an inconsistent keypoint shape prior ({e}): {_REMEDY}") from None
 

@@ -148,6 +148,8 @@ def train_shape_prior(cfg: Mapping[str, Any]) -> dict:
     prior = fit_shape_prior(category, names, keypoint_sets, noise_sd,
                             translation_sd=float(prior_cfg["translation_sd"]), yaw_sd=float(prior_cfg["yaw_sd"]),
                             scale_sd=float(prior_cfg["scale_sd"]),
+                            robust_dof=float(prior_cfg.get("robust_dof", 3.0)),
+                            robust_iterations=int(prior_cfg.get("robust_iterations", 3)),
                             metadata={"config": dict(cfg), "config_hash": config_hash(cfg), "calibration": figures,
                                       "bundle": str(data.get("bundle") or "shipped")})
     sigma_scale = calibrate_sigma_scale(prior, detections)
