@@ -381,7 +381,9 @@ class PerceptionNode(Node):
             try:
                 self._process(fs)
             except Exception as e:  # noqa: BLE001 - the worker must survive anything
-                if self._stopping.is_set():
+                # SIGINT shuts the context down from the signal handler before stop() is called: a
+                # frame in flight then fails to publish, which is the shutdown, not an error
+                if self._stopping.is_set() or not self.context.ok():
                     return
                 self._internal_error(e)
             finally:

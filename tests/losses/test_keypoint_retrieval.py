@@ -84,7 +84,7 @@ def test_training_descriptors_makes_retrieval_find_the_keypoint():
     first = None
     for _ in range(200):
         loss = module(emb, desc, pos, pos[:, kp_index])
-        first = float(loss) if first is None else first
+        first = float(loss.detach()) if first is None else first
         opt.zero_grad()
         loss.backward()
         opt.step()
