@@ -80,9 +80,42 @@ def test_a_tilted_face_takes_its_own_normal():
     normal = np.array([np.cos(tilt), 0.0, np.sin(tilt)])
     top_corner = np.array([0.1, 0.2, 0.9])
     pts, n = _face(normal, top_corner, Y, up, (-0.12, 0.0), (-0.12, 0.0))
-    out = _find(pts, n, top_corner + [0.02, -0.01, -0.02])  # +x, +y, +z declared; only the front is seen
+    predicted = top_corner + [0.02, -0.01, -0.02]  # +x, +y, +z declared; only the front is seen
+    out = _find(pts, n, predicted, plane_normals="measured")
     assert out.found[0] and out.faces_seen[0] == 1
     assert np.linalg.norm(out.xyz[0] - top_corner) <= 1.5 * SPACING
+    # along the declared +x the plane is upright through the face's points: the top corner, 12 cm
+    # up the tilted face, lies about 12 sin(12 deg) / 2 cm off it
+    declared = _find(pts, n, predicted, plane_normals="declared")
+    assert declared.found[0] and np.linalg.norm(declared.xyz[0] - top_corner) > 0.008
+
+
+def test_a_declared_face_keeps_its_plane_under_biased_normals():
+    # normals estimated on a noisy, quantised surface lean 20 degrees off the face (within the
+    # 35 degree tolerance): the declared normal keeps the top's plane where its points are; their
+    # mean normal tilts it about the middle of the points within the search radius, ~1.6 cm
+    # inside the corner along x, and drops the corner by 1.6 tan(20 deg) ~ 0.6 cm
+    pts, _ = _seat(front=False, side=False)
+    lean = np.deg2rad(20.0)
+    n = np.broadcast_to([np.sin(lean), 0.0, np.cos(lean)], pts.shape)
+    declared = _find(pts, n, PREDICTED)
+    assert declared.found[0] and abs(declared.xyz[0, 2] - CORNER[2]) < 1e-9
+    assert np.all(np.abs(declared.xyz[0, :2] - CORNER[:2]) <= SPACING)
+    measured = _find(pts, n, PREDICTED, plane_normals="measured")
+    assert not measured.found[0] or np.linalg.norm(measured.xyz[0] - CORNER) > 0.004
+
+
+def test_plane_normals_per_keypoint_match_one_at_a_time():
+    pts, n = _seat()
+    preds = np.stack([PREDICTED, PREDICTED + [0.005, 0.0, 0.0]])
+    faces = np.asarray([[X, Y, Z], [X, Y, Z]])
+    leaning = n + np.array([0.0, 0.0, 0.3])  # not unit on purpose: only their directions count
+    leaning /= np.linalg.norm(leaning, axis=1, keepdims=True)
+    both = find_box_corners(preds, faces, pts, leaning, radius=0.06, gate=0.08, plane_normals=["declared", "measured"])
+    for k, mode in enumerate(("declared", "measured")):
+        one = find_box_corners(preds[k:k + 1], faces[k:k + 1], pts, leaning, radius=0.06, gate=0.08, plane_normals=mode)
+        np.testing.assert_array_equal(both.xyz[k], one.xyz[0])
+    assert not np.allclose(both.xyz[0], both.xyz[1], atol=1e-4)
 
 
 def test_an_occluded_corner_is_not_found():
@@ -128,6 +161,8 @@ def test_batch_matches_one_at_a_time():
     dict(normal_tolerance_deg=90.0),
     dict(extreme_quantile=0.2),
     dict(min_points=0),
+    dict(plane_normals="fitted"),
+    dict(plane_normals=["declared", "measured"]),  # two modes for one keypoint
 ])
 def test_bad_input(bad):
     args = dict(predicted=np.zeros((1, 3)), faces=np.zeros((1, 3, 3)), points=np.zeros((5, 3)),

@@ -17,6 +17,7 @@ from semcorr_core.data.render import DepthNoiseConfig, RaycastRenderer, SceneCon
 from semcorr_core.data.rgbd import make_rgbd
 from semcorr_core.data.shapes import generate_shapes
 from semcorr_core.errors import InputError
+from semcorr_core.keypoints.corners import find_box_corners
 from semcorr_core.pipeline import Detector, DetectorConfig
 
 CORNERS = tuple(get_category("chair").corner_faces)
@@ -218,8 +219,29 @@ def test_the_shape_prior_reports_each_keypoints_uncertainty(default_chairs, no_p
     assert default_chairs[0].keypoints[0].to_dict()["sigma_m"] == pytest.approx(default_chairs[0].keypoints[0].sigma)
 
 
+@pytest.mark.parametrize("setting,expected", [("category", "ddmm"), ("measured", "mmmm"), ("declared", "dddd")])
+def test_corner_planes_follow_the_category_unless_told(chair_frames, monkeypatch, setting, expected):
+    # the chair's backrest tilts from chair to chair: its top corners' faces take their points'
+    # normals, the level seat's the declared ones (front left / right, back top left / right here)
+    import semcorr_core.pipeline.detector as detector_module
+
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(list(kwargs["plane_normals"]))
+        return find_box_corners(*args, **kwargs)
+
+    monkeypatch.setattr(detector_module, "find_box_corners", spy)
+    det = Detector.for_category("chair", config=DetectorConfig(corner_plane_normals=setting, shape_prior=False))
+    rgbd, _, gt_mask = chair_frames[0]
+    assert _the_chair(det.detect(rgbd).objects, gt_mask) is not None
+    corners = [n for n in det.keypoint_names if n in CORNERS]
+    modes = dict(zip(corners, calls[0]))
+    assert "".join(modes[n][0] for n in ("seat_front_left", "seat_front_right", "back_top_left", "back_top_right")) == expected
+
+
 @pytest.mark.parametrize("field,value", [("corner_radius_fraction", 0.0), ("corner_radius_fraction", float("nan")),
-                                         ("corner_gate_fraction", -0.1)])
+                                         ("corner_gate_fraction", -0.1), ("corner_plane_normals", "fitted")])
 def test_bad_corner_settings_are_input_errors(field, value):
     with pytest.raises(InputError, match=field):
         replace(DetectorConfig(), **{field: value})
@@ -233,6 +255,10 @@ def test_corner_faces_name_known_keypoints_with_unit_normals():
     assert CategorySpec(**base, corner_faces={"a": ((0.0, 0.0, 1.0),)}).to_dict()["corner_faces"] == {"a": [[0, 0, 1]]}
     with pytest.raises(InputError, match="unknown keypoint"):
         CategorySpec(**base, corner_faces={"b": ((0.0, 0.0, 1.0),)})
+    vary = CategorySpec(**base, corner_faces={"a": ((0.0, 0.0, 1.0),)}, corner_faces_vary=("a",))
+    assert vary.to_dict()["corner_faces_vary"] == ["a"]
+    with pytest.raises(InputError, match="corner_faces_vary"):
+        CategorySpec(**base, corner_faces={"a": ((0.0, 0.0, 1.0),)}, corner_faces_vary=("b",))
     for faces in (((0.0, 0.0, 2.0),), ((float("nan"), 0.0, 0.0),), ((0.0, 0.0, 1.0),) * 4, ()):
         with pytest.raises(InputError, match="unit 3-vectors"):
             CategorySpec(**base, corner_faces={"a": faces})

@@ -113,6 +113,8 @@ ABLATIONS = {
     "no_mirror": {"mirror_completion": False},
     "no_shape_prior": {"shape_prior": False},
     "no_corner_retry": {"corner_retry": False},
+    "corner_measured_normals": {"corner_plane_normals": "measured"},
+    "corner_declared_normals": {"corner_plane_normals": "declared"},
     "prior_gaussian": {"prior_robust": False},
 }
 """Detector variants the bench can run on the same frames: ``prior_only`` places every keypoint
@@ -136,6 +138,9 @@ a chair's leg contacts and corners through the mirror plane of its found leg pai
 (``DetectorConfig.mirror_completion``); ``no_shape_prior`` leaves the keypoints where they were
 found or fitted, without the category's keypoint shape prior (``DetectorConfig.shape_prior``);
 ``no_corner_retry`` does not look again for the box corners the prior moved (``DetectorConfig.corner_retry``);
+``corner_measured_normals`` / ``corner_declared_normals`` put every corner's seen faces along
+their points' own normals / the declared ones, not as the category says
+(``DetectorConfig.corner_plane_normals``);
 ``prior_gaussian`` conditions on the found keypoints as plain Gaussian measurements (``DetectorConfig.prior_robust``)."""
 
 

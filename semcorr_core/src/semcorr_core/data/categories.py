@@ -34,6 +34,10 @@ class CategorySpec:
     corner_faces: keypoint name -> the outward normals (canonical frame) of the faces of a box-like
     part that meet at it, found on those faces (:mod:`semcorr_core.keypoints.corners`); list only
     faces whose plane the view can show (a seat's back edge, under the backrest, is left out).
+    corner_faces_vary: corner keypoints whose faces turn from instance to instance relative to the
+    canonical frame (a backrest tilted 0-20 degrees): their planes take the observed points' own
+    normals; every other corner's faces lie along the declared normals in the fitted pose (a
+    chair's seat is level and square to its legs).
     """
 
     name: str
@@ -44,8 +48,12 @@ class CategorySpec:
     surface_keypoints: tuple[str, ...] = ()
     symmetric_unless_seen: tuple[str, ...] = ()
     corner_faces: dict[str, tuple[tuple[float, float, float], ...]] = field(default_factory=dict)
+    corner_faces_vary: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        for name in self.corner_faces_vary:
+            if name not in self.corner_faces:
+                raise InputError(f"category {self.name!r}: corner_faces_vary names {name!r}, which has no corner_faces")
         for name, faces in self.corner_faces.items():
             if name not in self.keypoint_names:
                 raise InputError(f"category {self.name!r}: corner_faces names unknown keypoint {name!r}")
@@ -71,6 +79,7 @@ class CategorySpec:
             "symmetry": self.symmetry.to_dict(),
             "symmetric_unless_seen": list(self.symmetric_unless_seen),
             "corner_faces": {k: [list(f) for f in v] for k, v in self.corner_faces.items()},
+            "corner_faces_vary": list(self.corner_faces_vary),
         }
 
 
@@ -173,6 +182,7 @@ CATEGORIES: dict[str, CategorySpec] = {
             "back_top_left": ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
             "back_top_right": ((1.0, 0.0, 0.0), (0.0, -1.0, 0.0), (0.0, 0.0, 1.0)),
         },
+        corner_faces_vary=("back_top_left", "back_top_right"),
     ),
 }
 
