@@ -105,6 +105,31 @@ def test_a_declared_face_keeps_its_plane_under_biased_normals():
     assert not measured.found[0] or np.linalg.norm(measured.xyz[0] - CORNER) > 0.004
 
 
+def test_unseen_faces_end_beyond_the_outermost_reading_by_the_edge_outset():
+    # the top alone: its edges bound x and y at the last grid point; the outset moves those out
+    # and leaves the seen top's height alone, after the support test (a 2 cm outset, beyond the
+    # 1.5 cm support, still finds the corner the readings show)
+    pts, n = _seat(front=False, side=False)
+    at_reading = _find(pts, n, PREDICTED)
+    for outset in (0.003, 0.02):
+        out = _find(pts, n, PREDICTED, edge_outset=outset)
+        assert out.found[0]
+        np.testing.assert_allclose(out.xyz[0] - at_reading.xyz[0], [outset, outset, 0.0], atol=1e-9)
+    # three faces seen: nothing is bounded, nothing moves
+    np.testing.assert_array_equal(_find(*_seat(), PREDICTED, edge_outset=0.01).xyz, _find(*_seat(), PREDICTED).xyz)
+    # one outset per keypoint
+    preds = np.stack([PREDICTED, PREDICTED])
+    both = find_box_corners(preds, np.asarray([[X, Y, Z]] * 2), pts, n, radius=0.06, gate=0.08, edge_outset=[0.0, 0.004])
+    np.testing.assert_allclose(both.xyz[1] - both.xyz[0], [0.004, 0.004, 0.0], atol=1e-9)
+
+
+def test_an_occluded_corner_stays_unfound_whatever_the_outset():
+    hidden = lambda p: ~((p[:, 0] > CORNER[0] - 0.04) & (p[:, 1] > CORNER[1] - 0.04))  # noqa: E731
+    out = _find(*_seat(front=False, side=False, keep=hidden), PREDICTED, edge_outset=0.03)
+    assert not out.found[0]
+    np.testing.assert_array_equal(out.xyz[0], PREDICTED)
+
+
 def test_plane_normals_per_keypoint_match_one_at_a_time():
     pts, n = _seat()
     preds = np.stack([PREDICTED, PREDICTED + [0.005, 0.0, 0.0]])
@@ -163,6 +188,9 @@ def test_batch_matches_one_at_a_time():
     dict(min_points=0),
     dict(plane_normals="fitted"),
     dict(plane_normals=["declared", "measured"]),  # two modes for one keypoint
+    dict(edge_outset=-0.001),
+    dict(edge_outset=float("nan")),
+    dict(edge_outset=[0.0, 0.0]),  # two outsets for one keypoint
 ])
 def test_bad_input(bad):
     args = dict(predicted=np.zeros((1, 3)), faces=np.zeros((1, 3, 3)), points=np.zeros((5, 3)),

@@ -229,8 +229,10 @@ def test_corner_planes_follow_the_category_unless_told(chair_frames, monkeypatch
 
     def spy(*args, **kwargs):
         calls.append(list(kwargs["plane_normals"]))
+        outsets.append((args[0], np.asarray(kwargs["edge_outset"])))
         return find_box_corners(*args, **kwargs)
 
+    outsets = []
     monkeypatch.setattr(detector_module, "find_box_corners", spy)
     det = Detector.for_category("chair", config=DetectorConfig(corner_plane_normals=setting, shape_prior=False))
     rgbd, _, gt_mask = chair_frames[0]
@@ -238,10 +240,15 @@ def test_corner_planes_follow_the_category_unless_told(chair_frames, monkeypatch
     corners = [n for n in det.keypoint_names if n in CORNERS]
     modes = dict(zip(corners, calls[0]))
     assert "".join(modes[n][0] for n in ("seat_front_left", "seat_front_right", "back_top_left", "back_top_right")) == expected
+    # the unseen faces end 1.5 pixels' footprint beyond the outermost reading, at each corner's depth
+    predicted_g, outset = outsets[0]
+    depth = np.linalg.norm(predicted_g, axis=1)  # the camera is the gravity frame's origin; ~ depth at 2-3 m
+    assert np.all((outset > 1.5 * 0.8 * depth / rgbd.camera.fx) & (outset <= 1.5 * depth / rgbd.camera.fx + 1e-12))
 
 
 @pytest.mark.parametrize("field,value", [("corner_radius_fraction", 0.0), ("corner_radius_fraction", float("nan")),
-                                         ("corner_gate_fraction", -0.1), ("corner_plane_normals", "fitted")])
+                                         ("corner_gate_fraction", -0.1), ("corner_plane_normals", "fitted"),
+                                         ("corner_edge_outset_px", -1.0), ("corner_edge_outset_px", float("nan"))])
 def test_bad_corner_settings_are_input_errors(field, value):
     with pytest.raises(InputError, match=field):
         replace(DetectorConfig(), **{field: value})

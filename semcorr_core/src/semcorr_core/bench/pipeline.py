@@ -115,6 +115,7 @@ ABLATIONS = {
     "no_corner_retry": {"corner_retry": False},
     "corner_measured_normals": {"corner_plane_normals": "measured"},
     "corner_declared_normals": {"corner_plane_normals": "declared"},
+    "no_corner_edge_outset": {"corner_edge_outset_px": 0.0},
     "prior_gaussian": {"prior_robust": False},
 }
 """Detector variants the bench can run on the same frames: ``prior_only`` places every keypoint
@@ -140,7 +141,8 @@ found or fitted, without the category's keypoint shape prior (``DetectorConfig.s
 ``no_corner_retry`` does not look again for the box corners the prior moved (``DetectorConfig.corner_retry``);
 ``corner_measured_normals`` / ``corner_declared_normals`` put every corner's seen faces along
 their points' own normals / the declared ones, not as the category says
-(``DetectorConfig.corner_plane_normals``);
+(``DetectorConfig.corner_plane_normals``); ``no_corner_edge_outset`` ends a corner's unseen faces at
+the outermost reading (``DetectorConfig.corner_edge_outset_px``);
 ``prior_gaussian`` conditions on the found keypoints as plain Gaussian measurements (``DetectorConfig.prior_robust``)."""
 
 

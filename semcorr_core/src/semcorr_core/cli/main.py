@@ -456,7 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "energy_soft_iou", "no_segment_join", "no_part_side", "no_deformation",
                             "no_floor_contacts", "no_corners", "no_mirror", "no_shape_prior",
                             "no_corner_retry", "prior_gaussian", "corner_measured_normals",
-                            "corner_declared_normals"],
+                            "corner_declared_normals", "no_corner_edge_outset"],
                    help="pipeline: also run this detector variant on the same frames (repeatable); prior_only = "
                         "keypoints by the category-level fit alone; no_refinement = the robust fit alone; "
                         "descriptors_3d / descriptors_2d / fused = match with 3D embeddings, 2D dense "

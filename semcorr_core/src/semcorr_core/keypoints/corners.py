@@ -22,7 +22,10 @@ seen planes' median error along their normal at 3-4 m 1.07 -> 0.85 and 1.01 -> 0
 face that is not seen bounds the seen faces instead: its plane passes through their
 ``extreme_quantile`` point along its normal (the seat's top face, seen from above, ends at the
 front edge); when that point lies within ``support`` of the search sphere's rim, the faces run
-on beyond the sphere and the corner is not found. The corner is the point that meets those constraints and moves least from the
+on beyond the sphere and the corner is not found. Once the corner passes the tests below, each
+such bound moves out by ``edge_outset`` (metres): the true edge lies beyond the outermost reading
+(a pixel's centre is inside the edge, and a sensor loses readings at depth edges; the detector
+passes 1.5 pixels' footprint at the corner's depth). The corner is the point that meets those constraints and moves least from the
 prediction (the pseudo-inverse; with fewer than three faces declared, the prediction keeps its
 other coordinates).
 
@@ -33,7 +36,7 @@ the prediction.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -56,7 +59,8 @@ class BoxCorners(NamedTuple):
 def find_box_corners(predicted: np.ndarray, faces: np.ndarray, points: np.ndarray, normals: np.ndarray, *,
                      radius: float, gate: float, support: float = 0.015, band: float = 0.015,
                      normal_tolerance_deg: float = 35.0, min_points: int = 8,
-                     extreme_quantile: float = 0.98, plane_normals: str = "declared") -> BoxCorners:
+                     extreme_quantile: float = 0.98, plane_normals: str | Sequence[str] = "declared",
+                     edge_outset: float | np.ndarray = 0.0) -> BoxCorners:
     """Corners near ``predicted`` ``(K, 3)`` from the observed ``points`` ``(N, 3)`` and their unit
     ``normals`` ``(N, 3)`` (NaN: unknown), all in one frame (metres). ``faces`` ``(K, F, 3)``: the
     outward unit normals of the faces meeting at each corner, in that frame (a row of zeros: no
@@ -77,6 +81,10 @@ def find_box_corners(predicted: np.ndarray, faces: np.ndarray, points: np.ndarra
         raise InputError("find_box_corners: need radius, gate, support, band > 0, 0 < normal_tolerance_deg < 90, "
                          f"min_points >= 1 and extreme_quantile in [0.5, 1]; got {radius}, {gate}, {support}, {band}, "
                          f"{normal_tolerance_deg}, {min_points}, {extreme_quantile}")
+    outset = np.broadcast_to(np.asarray(edge_outset, dtype=np.float64), (len(pred),)) if np.ndim(edge_outset) == 0 \
+        else np.asarray(edge_outset, dtype=np.float64)
+    if outset.shape != (len(pred),) or not (np.isfinite(outset).all() and (outset >= 0).all()):
+        raise InputError(f"find_box_corners: edge_outset must be finite, >= 0, a scalar or one per keypoint, got {edge_outset!r}")
     modes = [plane_normals] * len(pred) if isinstance(plane_normals, str) else list(plane_normals)
     if len(modes) != len(pred) or any(m not in PLANE_NORMALS for m in modes):
         raise InputError(f"find_box_corners: plane_normals must be one of {PLANE_NORMALS} or one per keypoint, got {plane_normals!r}")
@@ -130,10 +138,13 @@ def find_box_corners(predicted: np.ndarray, faces: np.ndarray, points: np.ndarra
         if not bounded:
             continue
         A, c = np.asarray(rows), np.asarray(values)
-        corner = p0 + np.linalg.pinv(A, rcond=1e-3) @ (c - A @ p0)
+        solve = np.linalg.pinv(A, rcond=1e-3)
+        corner = p0 + solve @ (c - A @ p0)
         if (np.linalg.norm(corner - p0) <= gate
                 and float(np.min(np.linalg.norm(on_faces - corner, axis=1))) <= support):
-            out[k], found[k] = corner, True
+            # the edge lies beyond the outermost reading: the support test holds the corner to the readings
+            c[len(c) - len(unseen):] += outset[k]
+            out[k], found[k] = p0 + solve @ (c - A @ p0), True
     return BoxCorners(out, found, seen_count)
 
 
