@@ -116,15 +116,38 @@ def test_one_keypoint_message_per_frame_matching_library_and_ground_truth(sessio
 def test_dense_outputs_markers_and_debug_image(session):
     s, lis = session, session["listener"]
     assert s["sent"], "needs the frames of the previous test"
+    outputs = ("canonical_coords", "confidence", "correspondence_cloud", "markers", "debug_image")
+
+    def of_frame(name, stamp):
+        def find():
+            if name == "markers":
+                return [m for _, m in lis.images[name] if m.markers and stamp_ns(m.markers[0].header) == stamp]
+            return [m for _, m in lis.images[name] if stamp_ns(m.header) == stamp]
+        return find
+
+    # The image outputs keep the last 2 samples (a robot wants the newest): on a loaded machine a
+    # reliable 1 MB image still being repaired when two newer frames are published is superseded,
+    # never delivered (seen once in a full CI run). The newest frame's outputs cannot be: wait
+    # for them, then check every frame's that arrived.
+    last = len(s["sent"]) - 1
+    for name in outputs:
+        lis.wait_for(of_frame(name, s["sent"][last]), OUTPUT_TIMEOUT_S, f"{name} of frame {last}", s["node"].log)
+    superseded = []
     for i, stamp in enumerate(s["sent"]):
         f, ref = s["frames"][i], s["refs"][i]
         got = {}
-        for name in ("canonical_coords", "confidence", "correspondence_cloud", "markers", "debug_image"):
-            def find(n=name):
-                if n == "markers":
-                    return [m for _, m in lis.images[n] if m.markers and stamp_ns(m.markers[0].header) == stamp]
-                return [m for _, m in lis.images[n] if stamp_ns(m.header) == stamp]
-            [got[name]] = lis.wait_for(find, OUTPUT_TIMEOUT_S, f"{name} of frame {i}", s["node"].log)
+        for name in outputs:
+            with lis.cv:
+                found = of_frame(name, stamp)()
+            assert len(found) <= 1, f"{len(found)} {name} messages for frame {i}"
+            if found:
+                got[name] = found[0]
+            else:
+                superseded.append((i, name))
+        # two newer samples supersede one: the last two frames' outputs must all be there
+        assert i < last - 1 or len(got) == len(outputs), f"frame {i} of {last + 1} lacks {set(outputs) - set(got)}"
+        if len(got) < len(outputs):
+            continue
         h, w = f["depth_mm"].shape
         objects_px = np.zeros((h, w), bool)
         for o in ref.objects:
@@ -166,6 +189,7 @@ def test_dense_outputs_markers_and_debug_image(session):
         swapped = float((pic[away] == f["color"][away][:, ::-1]).all(-1).mean())
         # the picture is the RGB input with overlays (bgr8 frames included); a channel swap would show
         assert same > 0.9 and swapped < 0.5, (i, same, swapped)
+    FIGURES.update(dense_outputs_superseded=superseded)
 
 
 def _diag_after(lis, t0, pred, what, log, timeout=10.0):
