@@ -225,14 +225,13 @@ def test_corner_planes_follow_the_category_unless_told(chair_frames, monkeypatch
     # normals, the level seat's the declared ones (front left / right, back top left / right here)
     import semcorr_core.pipeline.detector as detector_module
 
-    calls = []
+    calls, outsets = [], []
 
     def spy(*args, **kwargs):
         calls.append(list(kwargs["plane_normals"]))
         outsets.append((args[0], np.asarray(kwargs["edge_outset"])))
         return find_box_corners(*args, **kwargs)
 
-    outsets = []
     monkeypatch.setattr(detector_module, "find_box_corners", spy)
     det = Detector.for_category("chair", config=DetectorConfig(corner_plane_normals=setting, shape_prior=False))
     rgbd, _, gt_mask = chair_frames[0]
