@@ -191,6 +191,10 @@ def test_batch_matches_one_at_a_time():
     dict(edge_outset=-0.001),
     dict(edge_outset=float("nan")),
     dict(edge_outset=[0.0, 0.0]),  # two outsets for one keypoint
+    dict(layer_fraction=0.0),
+    dict(layer_fraction=1.5),
+    dict(layer_fraction=float("nan")),
+    dict(layer_fraction=np.full((1, 2), 0.5)),  # two fractions for three face slots
 ])
 def test_bad_input(bad):
     args = dict(predicted=np.zeros((1, 3)), faces=np.zeros((1, 3, 3)), points=np.zeros((5, 3)),
@@ -217,6 +221,32 @@ def test_a_noisy_face_lies_at_most_two_thirds_of_sigma_out():
     noisy = pts + np.random.default_rng(1).normal(0.0, 0.003, len(pts))[:, None] * Z
     out = _find(noisy, n, PREDICTED)
     assert out.found[0] and 0.0 < out.xyz[0, 2] - CORNER[2] < 0.8 * 0.003
+
+
+def test_the_densest_layer_of_a_noisy_face_lies_on_it():
+    # the same noisy top: its densest window holds the points around the true plane, whose median
+    # lies within a fifth of sigma of it (at half the densest window, 0.67 sigma out as above)
+    pts, n = _seat(front=False, side=False)
+    noisy = pts + np.random.default_rng(1).normal(0.0, 0.003, len(pts))[:, None] * Z
+    outer, densest = _find(noisy, n, PREDICTED), _find(noisy, n, PREDICTED, layer_fraction=1.0)
+    assert outer.found[0] and densest.found[0]
+    assert abs(densest.xyz[0, 2] - CORNER[2]) < 0.2 * 0.003 < 0.5 * 0.003 < outer.xyz[0, 2] - CORNER[2]
+
+
+def test_layer_fraction_per_face():
+    # a face 3.5 cm behind the seat's front, with more points in the search sphere than the front
+    # shows: at half the densest window the front still wins, at the densest the corner goes onto
+    # the face behind; so the fraction is set per face slot (faces X, Y, Z here)
+    inset, inset_n = _face(X, CORNER + [-0.035, 0.0, 0.0], Y, Z, (-0.10, 0.0), (-0.06, -0.01))
+    pts, n = _seat(top=True, front=True, side=False)
+    pts, n = np.concatenate([pts, inset, inset]), np.concatenate([n, inset_n, inset_n])
+    kept = _find(pts, n, PREDICTED)
+    behind = _find(pts, n, PREDICTED, layer_fraction=np.array([[1.0, 0.5, 0.5]]))
+    assert kept.found[0] and abs(kept.xyz[0, 0] - CORNER[0]) < 1e-9
+    assert behind.found[0] and abs(behind.xyz[0, 0] - (CORNER[0] - 0.035)) < 1e-9
+    # the top's slot alone at 1: nothing lies under the top, the corner stays where it was
+    top_only = _find(pts, n, PREDICTED, layer_fraction=np.array([[0.5, 0.5, 1.0]]))
+    np.testing.assert_allclose(top_only.xyz, kept.xyz, atol=1e-12)
 
 
 def test_faces_that_run_on_past_the_search_sphere_show_no_corner():

@@ -116,6 +116,7 @@ ABLATIONS = {
     "corner_measured_normals": {"corner_plane_normals": "measured"},
     "corner_declared_normals": {"corner_plane_normals": "declared"},
     "no_corner_edge_outset": {"corner_edge_outset_px": 0.0},
+    "corner_outer_top_layer": {"corner_top_layer_fraction": 0.5},
     "prior_gaussian": {"prior_robust": False},
 }
 """Detector variants the bench can run on the same frames: ``prior_only`` places every keypoint
@@ -142,7 +143,9 @@ found or fitted, without the category's keypoint shape prior (``DetectorConfig.s
 ``corner_measured_normals`` / ``corner_declared_normals`` put every corner's seen faces along
 their points' own normals / the declared ones, not as the category says
 (``DetectorConfig.corner_plane_normals``); ``no_corner_edge_outset`` ends a corner's unseen faces at
-the outermost reading (``DetectorConfig.corner_edge_outset_px``);
+the outermost reading (``DetectorConfig.corner_edge_outset_px``); ``corner_outer_top_layer`` puts a
+seat's top face in its outermost layer holding half the densest one's points, as every other face
+(``DetectorConfig.corner_top_layer_fraction``);
 ``prior_gaussian`` conditions on the found keypoints as plain Gaussian measurements (``DetectorConfig.prior_robust``)."""
 
 

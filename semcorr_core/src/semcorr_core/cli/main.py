@@ -456,7 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "energy_soft_iou", "no_segment_join", "no_part_side", "no_deformation",
                             "no_floor_contacts", "no_corners", "no_mirror", "no_shape_prior",
                             "no_corner_retry", "prior_gaussian", "corner_measured_normals",
-                            "corner_declared_normals", "no_corner_edge_outset"],
+                            "corner_declared_normals", "no_corner_edge_outset", "corner_outer_top_layer"],
                    help="pipeline: also run this detector variant on the same frames (repeatable); prior_only = "
                         "keypoints by the category-level fit alone; no_refinement = the robust fit alone; "
                         "descriptors_3d / descriptors_2d / fused = match with 3D embeddings, 2D dense "
@@ -469,7 +469,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "completed through the mirror plane of its found leg pairs; no_shape_prior = keypoints "
                         "not conditioned on the category's keypoint shape prior; no_corner_retry = box corners "
                         "not looked for again where the prior puts them; prior_gaussian = the found keypoints "
-                        "taken as Gaussian, not Student-t, measurements by the prior")
+                        "taken as Gaussian, not Student-t, measurements by the prior; corner_measured_normals / "
+                        "corner_declared_normals = every corner face along its points' / the declared normal; "
+                        "no_corner_edge_outset = unseen corner faces end at the outermost reading; "
+                        "corner_outer_top_layer = a seat's top in its outermost layer, as the other faces")
     b.add_argument("--dense2d", type=Path, default=None,
                    help="pipeline: 2D descriptor model for the 2D / fused variants (default the shipped one)")
     b.add_argument("--instances", type=int, default=12, help="held-out test instances (embed3d)")

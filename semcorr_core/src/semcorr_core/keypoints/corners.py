@@ -44,9 +44,11 @@ import numpy as np
 
 from semcorr_core.errors import InputError
 
-__all__ = ["BoxCorners", "PLANE_NORMALS", "find_box_corners"]
+__all__ = ["BoxCorners", "PLANE_NORMALS", "OUTER_LAYER_FRACTION", "find_box_corners"]
 
 PLANE_NORMALS = ("declared", "measured")
+OUTER_LAYER_FRACTION = 0.5
+"""A face's layer by default: the outermost window holding half as many points as the densest."""
 
 
 class BoxCorners(NamedTuple):
@@ -62,7 +64,7 @@ def find_box_corners(predicted: np.ndarray, faces: np.ndarray, points: np.ndarra
                      radius: float, gate: float, support: float = 0.015, band: float = 0.015,
                      normal_tolerance_deg: float = 35.0, min_points: int = 8,
                      extreme_quantile: float = 0.98, plane_normals: str | Sequence[str] = "declared",
-                     edge_outset: float | np.ndarray = 0.0) -> BoxCorners:
+                     edge_outset: float | np.ndarray = 0.0, layer_fraction: float | np.ndarray = OUTER_LAYER_FRACTION) -> BoxCorners:
     """Corners near ``predicted`` ``(K, 3)`` from the observed ``points`` ``(N, 3)`` and their unit
     ``normals`` ``(N, 3)`` (NaN: unknown), all in one frame (metres). ``faces`` ``(K, F, 3)``: the
     outward unit normals of the faces meeting at each corner, in that frame (a row of zeros: no
@@ -87,6 +89,13 @@ def find_box_corners(predicted: np.ndarray, faces: np.ndarray, points: np.ndarra
         else np.asarray(edge_outset, dtype=np.float64)
     if outset.shape != (len(pred),) or not (np.isfinite(outset).all() and (outset >= 0).all()):
         raise InputError(f"find_box_corners: edge_outset must be finite, >= 0, a scalar or one per keypoint, got {edge_outset!r}")
+    try:
+        fraction = np.broadcast_to(np.asarray(layer_fraction, dtype=np.float64), dirs.shape[:2])
+    except ValueError:
+        fraction = None
+    if fraction is None or not ((fraction > 0) & (fraction <= 1)).all():
+        raise InputError(f"find_box_corners: layer_fraction must lie in (0, 1], a scalar or one per face {dirs.shape[:2]}, "
+                         f"got {layer_fraction!r}")
     modes = [plane_normals] * len(pred) if isinstance(plane_normals, str) else list(plane_normals)
     if len(modes) != len(pred) or any(m not in PLANE_NORMALS for m in modes):
         raise InputError(f"find_box_corners: plane_normals must be one of {PLANE_NORMALS} or one per keypoint, got {plane_normals!r}")
@@ -99,7 +108,8 @@ def find_box_corners(predicted: np.ndarray, faces: np.ndarray, points: np.ndarra
         return BoxCorners(out, found, seen_count)
     cos_tol = float(np.cos(np.deg2rad(normal_tolerance_deg)))
     for k, (p0, declared, mode) in enumerate(zip(pred, dirs, modes)):
-        declared = declared[np.linalg.norm(declared, axis=1) > 0.5]
+        slots = np.linalg.norm(declared, axis=1) > 0.5
+        declared, fractions = declared[slots], fraction[k][slots]
         declared = declared / np.linalg.norm(declared, axis=1, keepdims=True)
         if len(declared) == 0:
             continue
@@ -109,18 +119,18 @@ def find_box_corners(predicted: np.ndarray, faces: np.ndarray, points: np.ndarra
             continue
         p_near, n_near = pts[near], nrm[near]
         rows, values, unseen, face_pts = [], [], [], []
-        for d in declared:
+        for d, frac in zip(declared, fractions):
             cand = n_near @ d >= cos_tol
             if int(cand.sum()) < int(min_points):
                 unseen.append(d)
                 continue
             if mode == "declared":
                 normal = d
-                outer = _outer_dense_window(p_near[cand] @ normal, band)
+                outer = _outer_dense_window(p_near[cand] @ normal, band, frac)
             else:
                 # along the candidates' own mean normal: a tilted face spans a range along d
                 normal = _unit(n_near[cand].mean(axis=0))
-                outer = _outer_dense_window(p_near[cand] @ normal, band)
+                outer = _outer_dense_window(p_near[cand] @ normal, band, frac)
                 normal = _unit(n_near[cand][outer].mean(axis=0))
             layer = p_near[cand][outer]
             rows.append(normal)
@@ -154,14 +164,15 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def _outer_dense_window(along: np.ndarray, band: float) -> np.ndarray:
-    """Points of the outermost window ``2 band`` wide along the normal that holds at least half as
-    many points as the densest such window: the face itself, not an inset face behind it, and
-    not the few noisy points in front of it. On one noisy face that window starts at the median,
-    so the plane (its points' median) lies about 0.67 sigma out; re-centring on the points
-    within ``band`` of it measured worse on the chair (visible PCK@2cm 0.528 -> 0.505, 80 tuning
-    frames), so it stays."""
+def _outer_dense_window(along: np.ndarray, band: float, fraction: float = OUTER_LAYER_FRACTION) -> np.ndarray:
+    """Points of the outermost window ``2 band`` wide along the normal that holds at least
+    ``fraction`` as many points as the densest such window: the face itself, not an inset face
+    behind it, and not the few noisy points in front of it. On one noisy face the window at half
+    the densest starts at the median, so the plane (its points' median) lies about 0.67 sigma out;
+    re-centring on the points within ``band`` of it measured worse on the chair (visible PCK@2cm
+    0.528 -> 0.505, 80 tuning frames). ``fraction`` 1: the densest window (a face nothing lies
+    behind)."""
     order = np.sort(along)
     counts = np.searchsorted(order, order + 2.0 * band, side="right") - np.arange(len(order))
-    start = order[np.flatnonzero(counts >= 0.5 * counts.max())[-1]]
+    start = order[np.flatnonzero(counts >= fraction * counts.max())[-1]]
     return (along >= start) & (along <= start + 2.0 * band)
