@@ -32,8 +32,13 @@ class CategorySpec:
     rotation-symmetric category (the NOCS convention for mugs, Wang et al. 2019). Empty for
     categories whose ``symmetry`` always holds.
     corner_faces: keypoint name -> the outward normals (canonical frame) of the faces of a box-like
-    part that meet at it, found on those faces (:mod:`semcorr_core.keypoints.corners`); list only
-    faces whose plane the view can show (a seat's back edge, under the backrest, is left out).
+    part that meet at it, found on those faces (:mod:`semcorr_core.keypoints.corners`). A face the
+    view does not show still bounds the others: a seat's back face, hidden from the front, ends
+    the seat's side face at the back edge. Chair tuning frames (seeds 7 /
+    3), the seat's back corners with their back face declared too: visible found on first sight
+    55 -> 70 of 121 and 90 -> 112 of 178, median 1.31 / 1.40 -> 1.07 / 0.95 cm (x had stayed
+    where the fit put it, 0.7 cm inwards); the bench, visible / occluded PCK@2cm 0.730 / 0.811 ->
+    0.751 / 0.836 and 0.724 / 0.731 -> 0.732 / 0.740.
     corner_faces_vary: corner keypoints whose faces turn from instance to instance relative to the
     canonical frame (a backrest tilted 0-20 degrees): their planes take the observed points' own
     normals; every other corner's faces lie along the declared normals in the fitted pose (a
@@ -177,8 +182,8 @@ CATEGORIES: dict[str, CategorySpec] = {
         corner_faces={
             "seat_front_left": ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
             "seat_front_right": ((1.0, 0.0, 0.0), (0.0, -1.0, 0.0), (0.0, 0.0, 1.0)),
-            "seat_back_left": ((0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
-            "seat_back_right": ((0.0, -1.0, 0.0), (0.0, 0.0, 1.0)),
+            "seat_back_left": ((-1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
+            "seat_back_right": ((-1.0, 0.0, 0.0), (0.0, -1.0, 0.0), (0.0, 0.0, 1.0)),
             "back_top_left": ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
             "back_top_right": ((1.0, 0.0, 0.0), (0.0, -1.0, 0.0), (0.0, 0.0, 1.0)),
         },
