@@ -1,4 +1,5 @@
-"""find_box_corners: a corner keypoint found on the faces of its box that the view shows."""
+"""find_box_corners: a corner keypoint found on the faces of its box that the view shows; seed_at_top_edge: a
+top-edge corner's prediction moved onto the observed top first."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 
 from semcorr_core.errors import InputError
-from semcorr_core.keypoints.corners import find_box_corners
+from semcorr_core.keypoints.corners import find_box_corners, seed_at_top_edge
 
 X, Y, Z = np.eye(3)
 CORNER = np.array([0.40, 0.20, 0.45])  # front-left corner of a seat's top, the seat spans x, y <= corner
@@ -257,3 +258,97 @@ def test_faces_that_run_on_past_the_search_sphere_show_no_corner():
     out = _find(pts, n, behind)
     assert not out.found[0] and out.faces_seen[0] == 1
     np.testing.assert_array_equal(out.xyz[0], behind)
+
+
+# seed_at_top_edge: a backrest 0.40 m wide (y in [-0.20, 0.20]) rising to z = 0.90, 3 cm thick (x in [-0.03, 0])
+BACK_TOP_LEFT = np.array([0.0, 0.20, 0.90])
+
+
+def _backrest(width=0.40, height=0.30, spacing=SPACING):
+    """The backrest's front face (+x) and its top face (+z), grid points ``spacing`` apart."""
+    half = width / 2
+    front, _ = _face(X, np.array([0.0, -half, 0.90]), Y, Z, (0.0, width), (-height, 0.0))
+    top, _ = _face(Z, np.array([-0.03, -half, 0.90]), X, Y, (0.0, 0.03), (0.0, width))
+    return np.concatenate([front, top])
+
+
+def _seed(points, predicted, outward=(0.0, 1.0, 0.0), **kw):
+    return seed_at_top_edge(np.atleast_2d(predicted), np.atleast_2d(np.asarray(outward, float)), points,
+                            **{"reach": 0.12, **kw})
+
+
+def test_a_low_narrow_prediction_moves_to_the_top_edge_and_its_end():
+    # the fit put the corner 7 cm low and 6 cm in from the side: the seed takes the top's height
+    # (within the grid spacing: the 0.99 quantile of the heights) and the end of the top band
+    low = BACK_TOP_LEFT + [0.0, -0.06, -0.07]
+    out = _seed(_backrest(), low)
+    assert out.moved.tolist() == [True]
+    assert abs(out.xyz[0, 2] - 0.90) <= SPACING
+    assert abs(out.xyz[0, 1] - 0.20) <= 0.02 * 0.40  # the 0.98 quantile of the band's y, near its end
+    assert out.xyz[0, 0] == low[0]  # across the edge it stays where the fit put it
+    # the right corner runs out along -y to the other end
+    right = _seed(_backrest(), low * [1, -1, 1], outward=(0.0, -1.0, 0.0))
+    assert abs(right.xyz[0, 1] + 0.20) <= 0.02 * 0.40 and abs(right.xyz[0, 2] - 0.90) <= SPACING
+
+
+def test_a_high_prediction_comes_down_to_the_top():
+    high = BACK_TOP_LEFT + [0.0, 0.0, 0.05]
+    out = _seed(_backrest(), high)
+    assert out.moved[0] and abs(out.xyz[0, 2] - 0.90) <= SPACING
+
+
+def test_zero_outward_sets_the_height_only():
+    low = BACK_TOP_LEFT + [0.0, -0.06, -0.07]
+    out = _seed(_backrest(), low, outward=(0.0, 0.0, 0.0))
+    assert out.moved[0] and abs(out.xyz[0, 2] - 0.90) <= SPACING
+    np.testing.assert_array_equal(out.xyz[0, :2], low[:2])
+
+
+def test_too_few_points_near_leave_the_prediction():
+    low = BACK_TOP_LEFT + [0.0, -0.06, -0.07]
+    sparse = _backrest()[::200]  # a grazing or slatted view: a handful of readings near the corner
+    out = _seed(sparse, low, min_points=20)
+    assert out.moved.tolist() == [False]
+    np.testing.assert_array_equal(out.xyz, np.atleast_2d(low))
+    # nothing within reach at all (the backrest left the segment)
+    far = _seed(_backrest(), BACK_TOP_LEFT + [0.5, 0.0, 0.0])
+    assert not far.moved[0] and np.array_equal(far.xyz[0], BACK_TOP_LEFT + [0.5, 0.0, 0.0])
+
+
+def test_non_finite_points_are_ignored():
+    pts = _backrest()
+    with_nan = np.concatenate([pts, np.full((50, 3), np.nan), np.full((5, 3), np.inf)])
+    low = BACK_TOP_LEFT + [0.0, -0.06, -0.07]
+    np.testing.assert_array_equal(_seed(with_nan, low).xyz, _seed(pts, low).xyz)
+
+
+def test_seeds_batch_matches_one_at_a_time():
+    pts = _backrest()
+    preds = np.array([BACK_TOP_LEFT + [0.0, -0.06, -0.07], BACK_TOP_LEFT * [1, -1, 1] + [0.0, 0.05, 0.04]])
+    outward = np.array([[0.0, 1.0, 0.0], [0.0, -1.0, 0.0]])
+    both = seed_at_top_edge(preds, outward, pts, reach=0.12)
+    for k in range(2):
+        one = seed_at_top_edge(preds[k:k + 1], outward[k:k + 1], pts, reach=0.12)
+        np.testing.assert_array_equal(one.xyz[0], both.xyz[k])
+        assert one.moved[0] == both.moved[k]
+
+
+@pytest.mark.parametrize("bad", [
+    dict(predicted=np.zeros((1, 2))),
+    dict(predicted=np.full((1, 3), np.nan)),
+    dict(outward=np.zeros((2, 3))),
+    dict(outward=np.full((1, 3), np.inf)),
+    dict(points=np.zeros((5, 2))),
+    dict(reach=0.0),
+    dict(reach=float("nan")),
+    dict(band=-0.01),
+    dict(top_quantile=0.3),
+    dict(end_quantile=1.5),
+    dict(min_points=0),
+    dict(min_band_points=0),
+])
+def test_seed_bad_input(bad):
+    args = dict(predicted=np.zeros((1, 3)), outward=np.zeros((1, 3)), points=np.zeros((5, 3)), reach=0.1)
+    args.update(bad)
+    with pytest.raises(InputError):
+        seed_at_top_edge(**args)

@@ -117,6 +117,8 @@ ABLATIONS = {
     "corner_declared_normals": {"corner_plane_normals": "declared"},
     "no_corner_edge_outset": {"corner_edge_outset_px": 0.0},
     "corner_outer_top_layer": {"corner_top_layer_fraction": 0.5},
+    "no_corner_top_seed": {"corner_top_seed": False},
+    "corner_support_15mm": {"corner_support": 0.015},
     "prior_gaussian": {"prior_robust": False},
 }
 """Detector variants the bench can run on the same frames: ``prior_only`` places every keypoint
@@ -145,7 +147,10 @@ their points' own normals / the declared ones, not as the category says
 (``DetectorConfig.corner_plane_normals``); ``no_corner_edge_outset`` ends a corner's unseen faces at
 the outermost reading (``DetectorConfig.corner_edge_outset_px``); ``corner_outer_top_layer`` puts a
 seat's top face in its outermost layer holding half the densest one's points, as every other face
-(``DetectorConfig.corner_top_layer_fraction``);
+(``DetectorConfig.corner_top_layer_fraction``); ``no_corner_top_seed`` looks for a backrest's top
+corners where the fit puts them, not first at the observed top (``DetectorConfig.corner_top_seed``);
+``corner_support_15mm`` accepts a corner's face only with a point within 1.5 cm of the corner, not 2 cm
+(``DetectorConfig.corner_support``);
 ``prior_gaussian`` conditions on the found keypoints as plain Gaussian measurements (``DetectorConfig.prior_robust``)."""
 
 

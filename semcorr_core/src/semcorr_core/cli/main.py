@@ -456,7 +456,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "energy_soft_iou", "no_segment_join", "no_part_side", "no_deformation",
                             "no_floor_contacts", "no_corners", "no_mirror", "no_shape_prior",
                             "no_corner_retry", "prior_gaussian", "corner_measured_normals",
-                            "corner_declared_normals", "no_corner_edge_outset", "corner_outer_top_layer"],
+                            "corner_declared_normals", "no_corner_edge_outset", "corner_outer_top_layer",
+                            "no_corner_top_seed", "corner_support_15mm"],
                    help="pipeline: also run this detector variant on the same frames (repeatable); prior_only = "
                         "keypoints by the category-level fit alone; no_refinement = the robust fit alone; "
                         "descriptors_3d / descriptors_2d / fused = match with 3D embeddings, 2D dense "
@@ -472,7 +473,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "taken as Gaussian, not Student-t, measurements by the prior; corner_measured_normals / "
                         "corner_declared_normals = every corner face along its points' / the declared normal; "
                         "no_corner_edge_outset = unseen corner faces end at the outermost reading; "
-                        "corner_outer_top_layer = a seat's top in its outermost layer, as the other faces")
+                        "corner_outer_top_layer = a seat's top in its outermost layer, as the other faces; "
+                        "no_corner_top_seed = a backrest's top corners sought where the fit puts them, not at the "
+                        "observed top first; corner_support_15mm = a corner face needs a point within 1.5 cm "
+                        "of the corner, not 2 cm")
     b.add_argument("--dense2d", type=Path, default=None,
                    help="pipeline: 2D descriptor model for the 2D / fused variants (default the shipped one)")
     b.add_argument("--instances", type=int, default=12, help="held-out test instances (embed3d)")

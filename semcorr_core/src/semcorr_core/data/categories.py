@@ -43,6 +43,12 @@ class CategorySpec:
     canonical frame (a backrest tilted 0-20 degrees): their planes take the observed points' own
     normals; every other corner's faces lie along the declared normals in the fitted pose (a
     chair's seat is level and square to its legs).
+    top_edge_ends: corner keypoints at an end of the object's top edge (nothing of the object lies
+    above them: a chair's backrest tops) -> the canonical direction the edge runs out along there.
+    Before the corner search their prediction takes the height of the highest readings near it
+    and moves out to the end of those readings
+    (:func:`~semcorr_core.keypoints.corners.seed_at_top_edge`): a backrest's height and width
+    vary from instance to instance, and the fitted prediction often lay beyond the search radius.
     """
 
     name: str
@@ -54,8 +60,15 @@ class CategorySpec:
     symmetric_unless_seen: tuple[str, ...] = ()
     corner_faces: dict[str, tuple[tuple[float, float, float], ...]] = field(default_factory=dict)
     corner_faces_vary: tuple[str, ...] = ()
+    top_edge_ends: dict[str, tuple[float, float, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name, direction in self.top_edge_ends.items():
+            if name not in self.corner_faces:
+                raise InputError(f"category {self.name!r}: top_edge_ends names {name!r}, which has no corner_faces")
+            if len(direction) != 3 or not abs(sum(x * x for x in direction) - 1.0) <= 1e-6 or abs(direction[2]) > 1e-6:
+                raise InputError(f"category {self.name!r}: top_edge_ends[{name!r}] must be a horizontal unit 3-vector, "
+                                 f"got {direction}")
         for name in self.corner_faces_vary:
             if name not in self.corner_faces:
                 raise InputError(f"category {self.name!r}: corner_faces_vary names {name!r}, which has no corner_faces")
@@ -85,6 +98,7 @@ class CategorySpec:
             "symmetric_unless_seen": list(self.symmetric_unless_seen),
             "corner_faces": {k: [list(f) for f in v] for k, v in self.corner_faces.items()},
             "corner_faces_vary": list(self.corner_faces_vary),
+            "top_edge_ends": {k: list(v) for k, v in self.top_edge_ends.items()},
         }
 
 
@@ -188,6 +202,7 @@ CATEGORIES: dict[str, CategorySpec] = {
             "back_top_right": ((1.0, 0.0, 0.0), (0.0, -1.0, 0.0), (0.0, 0.0, 1.0)),
         },
         corner_faces_vary=("back_top_left", "back_top_right"),
+        top_edge_ends={"back_top_left": (0.0, 1.0, 0.0), "back_top_right": (0.0, -1.0, 0.0)},
     ),
 }
 
