@@ -124,3 +124,18 @@ def test_descriptor_and_refinement_ablations_run_on_the_same_frames():
     assert set(r["ablations"]) == {"descriptors_3d", "descriptors_2d", "no_refinement", "no_segment_join",
                                    "no_part_side", "no_deformation", "no_floor_contacts", "no_corners", "no_mirror",
                                    "no_shape_prior"}
+
+
+def test_bench_frames_only_renders_the_frames_asked_for_the_same_as_in_sequence():
+    from semcorr_core.bench.embed3d import TEST_SEED_OFFSET
+    from semcorr_core.bench.pipeline import bench_frames
+    from semcorr_core.data.shapes import generate_shapes
+
+    shapes = generate_shapes("can", 3, TEST_SEED_OFFSET + 1000)
+    every = {f: fr for f, _, fr in bench_frames(shapes, 4, 0)}
+    some = list(bench_frames(shapes, 4, 0, only=(1, 3)))
+    assert [f for f, _, _ in some] == [1, 3]
+    for f, shape, fr in some:
+        assert shape is shapes[f % 3]
+        np.testing.assert_array_equal(fr.depth, every[f].depth)
+        np.testing.assert_array_equal(fr.color, every[f].color)

@@ -105,7 +105,8 @@ ABLATIONS = {
     "fused": {"descriptors": "fused"},
     "energy": {"refine_energy": True},
     "energy_soft_iou": {"refine_energy": True, "energy": EnergyConfig(soft_iou_iterations=10)},
-    "no_segment_join": {"join_explained": float("inf")},
+    "no_segment_join": {"join_explained": float("inf"), "join_inside": float("inf")},
+    "no_join_inside": {"join_inside": float("inf")},
     "no_part_side": {"resolve_part_side": False},
     "no_deformation": {"deform_radius": 0.0},
     "no_floor_contacts": {"floor_contacts": False},
@@ -132,7 +133,8 @@ embeddings only, the 2D dense descriptors only, or both with square-root weights
 ``energy`` adds the multi-start alignment-energy refinement
 (:mod:`semcorr_core.alignment.energy`) after the robust fit, ``energy_soft_iou`` that and its
 soft-IoU silhouette stage; ``no_segment_join`` keeps every
-segment apart (``DetectorConfig.join_explained``); ``no_part_side`` leaves the mug's handle side
+segment apart (``DetectorConfig.join_explained``, ``join_inside``); ``no_join_inside`` joins only the
+pieces on an object's fitted surface, not those inside its bounding box (``DetectorConfig.join_inside``); ``no_part_side`` leaves the mug's handle side
 to the descriptors (``DetectorConfig.resolve_part_side``); ``no_deformation`` keeps the keypoints
 where the similarity fit puts them before they are looked for on the surface
 (``DetectorConfig.deform_radius``); ``no_floor_contacts`` leaves a chair's leg contacts where the
@@ -274,16 +276,19 @@ def _distractor_range(distractors: tuple[int, int]) -> tuple[int, int]:
     return lo, hi
 
 
-def bench_frames(shapes: list, frames: int, seed: int, *, noise: bool = True, distractors: tuple[int, int] = (0, 4)):
-    """The bench's frames: for ``f`` in ``range(frames)``, ``(f, shape, rendered frame)`` with
-    ``shapes[f % len(shapes)]`` as the scene's one category object (its annotation is
-    ``objects[0]``) among ``distractors`` (MIN, MAX) others; 640x480, camera elevation 5-80 deg,
-    sensor noise when ``noise``; frame ``f`` depends on ``(seed, f)`` only."""
+def bench_frames(shapes: list, frames: int, seed: int, *, noise: bool = True, distractors: tuple[int, int] = (0, 4),
+                 only: tuple[int, ...] | None = None):
+    """The bench's frames: for ``f`` in ``range(frames)`` (those in ``only`` where given),
+    ``(f, shape, rendered frame)`` with ``shapes[f % len(shapes)]`` as the scene's one category
+    object (its annotation is ``objects[0]``) among ``distractors`` (MIN, MAX) others; 640x480,
+    camera elevation 5-80 deg, sensor noise when ``noise``; frame ``f`` depends on ``(seed, f)`` only."""
     lo, hi = _distractor_range(distractors)
     cfg = SceneConfig(width=640, height=480, objects_per_scene=(1, 1), distractors_per_scene=(lo, hi),
                       elevation_deg=(5.0, 80.0))
     renderer = RaycastRenderer(cfg.camera())
     for f in range(frames):
+        if only is not None and f not in only:
+            continue
         rng = np.random.default_rng([seed, 0xBE, f])
         shape = shapes[f % len(shapes)]
         scene = sample_scene([], rng, cfg, primary=shape)

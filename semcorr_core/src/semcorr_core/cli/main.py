@@ -453,7 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pipeline: distractor objects per frame, MIN,MAX (0,0: the one-object latency)")
     b.add_argument("--ablation", action="append", default=[],
                    choices=["prior_only", "no_refinement", "descriptors_3d", "descriptors_2d", "fused", "energy",
-                            "energy_soft_iou", "no_segment_join", "no_part_side", "no_deformation",
+                            "energy_soft_iou", "no_segment_join", "no_join_inside", "no_part_side", "no_deformation",
                             "no_floor_contacts", "no_corners", "no_mirror", "no_shape_prior",
                             "no_corner_retry", "prior_gaussian", "corner_measured_normals",
                             "corner_declared_normals", "no_corner_edge_outset", "corner_outer_top_layer",
@@ -463,7 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "descriptors_3d / descriptors_2d / fused = match with 3D embeddings, 2D dense "
                         "descriptors, or both fused; energy = plus the multi-start alignment-energy refinement "
                         "(energy_soft_iou: and its soft-IoU stage); "
-                        "no_segment_join = every segment apart; no_part_side = the mug's handle side by the "
+                        "no_segment_join = every segment apart; no_join_inside = only pieces on an object's fitted surface "
+                        "join it, not those inside its bounding box; no_part_side = the mug's handle side by the "
                         "descriptors alone; no_deformation = no per-keypoint deformation; "
                         "no_floor_contacts = leg contacts where the fit puts them; no_corners = a chair's seat "
                         "and backrest corners not looked for on their faces; no_mirror = a chair's keypoints not "
