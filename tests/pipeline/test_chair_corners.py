@@ -17,7 +17,6 @@ from semcorr_core.data.render import DepthNoiseConfig, RaycastRenderer, SceneCon
 from semcorr_core.data.rgbd import make_rgbd
 from semcorr_core.data.shapes import generate_shapes
 from semcorr_core.errors import InputError
-from semcorr_core.keypoints.corners import find_box_corners, seed_at_top_edge
 from semcorr_core.pipeline import Detector, DetectorConfig
 
 CORNERS = tuple(get_category("chair").corner_faces)
@@ -226,37 +225,77 @@ def test_the_shape_prior_reports_each_keypoints_uncertainty(default_chairs, no_r
     assert default_chairs[0].keypoints[0].to_dict()["sigma_m"] == pytest.approx(default_chairs[0].keypoints[0].sigma)
 
 
+def _first_look(config: DetectorConfig, rgbd, gt_mask, monkeypatch):
+    """What the detector's first corner search on ``rgbd`` passed to ``find_box_corners``, per box
+    corner (in the detector's keypoint order): name -> dict of plane_normals, predicted (gravity
+    frame), edge_outset, layer_fraction, support; the normals' stencils per call; the detector."""
+    import semcorr_core.pipeline.detector as detector_module
+
+    looks, steps = [], []
+    real_find, real_normals = detector_module.find_box_corners, detector_module.normals_at_pixels
+
+    def spy_find(predicted, faces, points, normals, **kwargs):
+        looks[-1].append((np.array(predicted), kwargs))
+        return real_find(predicted, faces, points, normals, **kwargs)
+
+    def spy_normals(*args, **kwargs):
+        steps.append(kwargs["step"])
+        return real_normals(*args, **kwargs)
+
+    monkeypatch.setattr(detector_module, "find_box_corners", spy_find)
+    monkeypatch.setattr(detector_module, "normals_at_pixels", spy_normals)
+    det = Detector.for_category("chair", config=config)
+    real_look = det._find_corners
+
+    def look(*args, **kwargs):
+        looks.append([])
+        return real_look(*args, **kwargs)
+
+    monkeypatch.setattr(det, "_find_corners", look)
+    assert _the_chair(det.detect(rgbd).objects, gt_mask) is not None
+    names = [n for n, corner in zip(det.keypoint_names, det.box_corner) if corner]
+    modes = det._corner_plane_normals[det.box_corner]
+    # one call per plane-normal mode, declared first, each with its corners in keypoint order
+    order = [n for n, m in zip(names, modes) if m == "declared"] + [n for n, m in zip(names, modes) if m != "declared"]
+    rows = []
+    for predicted, kwargs in looks[0]:
+        outset = np.broadcast_to(np.asarray(kwargs["edge_outset"], float), (len(predicted),))
+        for k in range(len(predicted)):
+            rows.append({"plane_normals": kwargs["plane_normals"][k], "predicted": predicted[k],
+                         "edge_outset": float(outset[k]), "layer_fraction": np.asarray(kwargs["layer_fraction"])[k],
+                         "support": kwargs["support"]})
+    assert len(rows) == len(order)
+    return dict(zip(order, rows)), steps[: len(looks[0])], det
+
+
 @pytest.mark.parametrize("setting,expected", [("category", "ddmm"), ("measured", "mmmm"), ("declared", "dddd")])
 def test_corner_planes_follow_the_category_unless_told(chair_frames, monkeypatch, setting, expected):
     # the chair's backrest tilts from chair to chair: its top corners' faces take their points'
     # normals, the level seat's the declared ones (front left / right, back top left / right here)
-    import semcorr_core.pipeline.detector as detector_module
-
-    calls, outsets, layers = [], [], []
-
-    def spy(*args, **kwargs):
-        calls.append(list(kwargs["plane_normals"]))
-        outsets.append((args[0], np.asarray(kwargs["edge_outset"])))
-        layers.append(np.asarray(kwargs["layer_fraction"]))
-        return find_box_corners(*args, **kwargs)
-
-    monkeypatch.setattr(detector_module, "find_box_corners", spy)
-    det = Detector.for_category("chair", config=DetectorConfig(corner_plane_normals=setting, shape_prior=False))
     rgbd, _, gt_mask = chair_frames[0]
-    assert _the_chair(det.detect(rgbd).objects, gt_mask) is not None
-    corners = [n for n in det.keypoint_names if n in CORNERS]
-    modes = dict(zip(corners, calls[0]))
-    assert "".join(modes[n][0] for n in ("seat_front_left", "seat_front_right", "back_top_left", "back_top_right")) == expected
+    first, steps, _ = _first_look(DetectorConfig(corner_plane_normals=setting, shape_prior=False), rgbd, gt_mask,
+                                  monkeypatch)
+    got = "".join(first[n]["plane_normals"][0] for n in ("seat_front_left", "seat_front_right", "back_top_left",
+                                                          "back_top_right"))
+    assert got == expected
+    # a declared face's points are sorted by 3-pixel-stencil normals, a measured face's plane by 2-pixel ones
+    assert steps == {"ddmm": [3, 2], "mmmm": [2], "dddd": [3]}[expected]
     # the unseen faces end 1.5 pixels' footprint beyond the outermost reading, at each corner's depth
-    predicted_g, outset = outsets[0]
-    depth = np.linalg.norm(predicted_g, axis=1)  # the camera is the gravity frame's origin; ~ depth at 2-3 m
-    assert np.all((outset > 1.5 * 0.8 * depth / rgbd.camera.fx) & (outset <= 1.5 * depth / rgbd.camera.fx + 1e-12))
+    for name, row in first.items():
+        depth = np.linalg.norm(row["predicted"])  # the camera is the gravity frame's origin; ~ depth at 2-3 m
+        assert 1.5 * 0.8 * depth / rgbd.camera.fx < row["edge_outset"] <= 1.5 * depth / rgbd.camera.fx + 1e-12, name
     # the seat's top is its densest layer, every other face (the backrest's top included) the outermost
     spec = get_category("chair")
-    for name, fractions in zip(corners, layers[0]):
+    for name, row in first.items():
         faces = spec.corner_faces[name]
         expect = [1.0 if f[2] > 0.99 and name.startswith("seat_") else 0.5 for f in faces] + [0.5] * (3 - len(faces))
-        assert fractions.tolist() == expect, name
+        assert row["layer_fraction"].tolist() == expect, name
+
+
+def test_the_declared_stencil_is_a_setting(chair_frames, monkeypatch):
+    rgbd, _, gt_mask = chair_frames[0]
+    _, steps, _ = _first_look(DetectorConfig(shape_prior=False, corner_declared_step_px=5), rgbd, gt_mask, monkeypatch)
+    assert steps == [5, 2]
 
 
 @pytest.mark.parametrize("seed", [True, False])
@@ -265,24 +304,19 @@ def test_the_backrest_tops_are_sought_at_the_observed_top_first(chair_frames, mo
     # corner search gets the configured support and starts from the seeds
     import semcorr_core.pipeline.detector as detector_module
 
-    seeds, searches = [], []
+    seeds = []
+    real_seed = detector_module.seed_at_top_edge
 
     def spy_seed(predicted, outward, points, **kwargs):
-        out = seed_at_top_edge(predicted, outward, points, **kwargs)
+        out = real_seed(predicted, outward, points, **kwargs)
         seeds.append((np.asarray(outward), kwargs["reach"], out.xyz))
         return out
 
-    def spy_find(*args, **kwargs):
-        searches.append((args[0].copy(), kwargs["support"]))
-        return find_box_corners(*args, **kwargs)
-
     monkeypatch.setattr(detector_module, "seed_at_top_edge", spy_seed)
-    monkeypatch.setattr(detector_module, "find_box_corners", spy_find)
-    config = DetectorConfig(shape_prior=False, corner_top_seed=seed, corner_support=0.021)
-    det = Detector.for_category("chair", config=config)
     rgbd, _, gt_mask = chair_frames[0]
-    assert _the_chair(det.detect(rgbd).objects, gt_mask) is not None
-    assert searches and all(support == 0.021 for _, support in searches)
+    config = DetectorConfig(shape_prior=False, corner_top_seed=seed, corner_support=0.021)
+    first, _, det = _first_look(config, rgbd, gt_mask, monkeypatch)
+    assert all(row["support"] == 0.021 for row in first.values())
     assert det.top_edge_end.tolist() == [n in ("back_top_left", "back_top_right") for n in det.keypoint_names]
     if not seed:
         assert seeds == []
@@ -293,9 +327,9 @@ def test_the_backrest_tops_are_sought_at_the_observed_top_first(chair_frames, mo
     np.testing.assert_allclose(outward[:, 2], 0.0, atol=1e-9)
     np.testing.assert_allclose(np.linalg.norm(outward, axis=1), 1.0, atol=1e-9)
     assert float(outward[0] @ outward[1]) < -0.99
-    corners = [n for n in det.keypoint_names if n in CORNERS]
-    top_rows = [corners.index("back_top_left"), corners.index("back_top_right")]
-    np.testing.assert_array_equal(searches[0][0][top_rows], xyz)
+    # the search starts from the seeds (left before right: keypoint order)
+    np.testing.assert_array_equal(np.stack([first["back_top_left"]["predicted"], first["back_top_right"]["predicted"]]),
+                                  xyz)
 
 
 @pytest.mark.parametrize("field,value", [("corner_radius_fraction", 0.0), ("corner_radius_fraction", float("nan")),
@@ -303,7 +337,8 @@ def test_the_backrest_tops_are_sought_at_the_observed_top_first(chair_frames, mo
                                          ("corner_edge_outset_px", -1.0), ("corner_edge_outset_px", float("nan")),
                                          ("corner_top_layer_fraction", 0.0), ("corner_top_layer_fraction", 1.5),
                                          ("corner_top_layer_fraction", float("nan")), ("corner_support", 0.0),
-                                         ("corner_support", float("nan")), ("corner_top_reach_fraction", -0.1)])
+                                         ("corner_support", float("nan")), ("corner_top_reach_fraction", -0.1),
+                                         ("corner_declared_step_px", 0), ("corner_declared_step_px", 2.5)])
 def test_bad_corner_settings_are_input_errors(field, value):
     with pytest.raises(InputError, match=field):
         replace(DetectorConfig(), **{field: value})

@@ -120,6 +120,7 @@ ABLATIONS = {
     "corner_outer_top_layer": {"corner_top_layer_fraction": 0.5},
     "no_corner_top_seed": {"corner_top_seed": False},
     "corner_support_15mm": {"corner_support": 0.015},
+    "corner_declared_step_2px": {"corner_declared_step_px": 2},
     "prior_gaussian": {"prior_robust": False},
 }
 """Detector variants the bench can run on the same frames: ``prior_only`` places every keypoint
@@ -152,7 +153,8 @@ seat's top face in its outermost layer holding half the densest one's points, as
 (``DetectorConfig.corner_top_layer_fraction``); ``no_corner_top_seed`` looks for a backrest's top
 corners where the fit puts them, not first at the observed top (``DetectorConfig.corner_top_seed``);
 ``corner_support_15mm`` accepts a corner's face only with a point within 1.5 cm of the corner, not 2 cm
-(``DetectorConfig.corner_support``);
+(``DetectorConfig.corner_support``); ``corner_declared_step_2px`` sorts a seat corner's points into
+its faces by 2-pixel-stencil normals, not 3 (``DetectorConfig.corner_declared_step_px``);
 ``prior_gaussian`` conditions on the found keypoints as plain Gaussian measurements (``DetectorConfig.prior_robust``)."""
 
 
