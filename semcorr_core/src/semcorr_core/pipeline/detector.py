@@ -227,7 +227,8 @@ class DetectorConfig:
     inside the object's fitted bounding box (the prototype's, grown by ``join_inside_margin`` x its
     diagonal on every side) and at least ``join_inside_explained`` on its fitted surface, joins it
     too (above 1: never): the segmenter cuts a chair into halves where the depth between them is
-    lost, and the half fitted alone put the other half's surface 0.37-0.75 of the way off. Chair tuning frames (120 each), visible / occluded PCK@2cm: seed 7 unchanged
+    lost, and the fit of one half alone put only 0.37-0.75 of the other on its surface, 0.97-1.0
+    inside its box. Chair tuning frames (120 each), visible / occluded PCK@2cm: seed 7 unchanged
     (0.795 / 0.828; its split frames' pieces lay outside or were under a tenth of the object),
     seed 3 0.765 / 0.751 -> 0.777 / 0.764 (three frames from PCK 0.1 / 0.3 / 0.6 to 0.9 / 0.7 /
     1.0, one 0.8 -> 0.7). Without the size floor a distractor ball beside a chair's armrest and two
@@ -693,7 +694,9 @@ class Detector:
                       fx: float):
         """:func:`~semcorr_core.keypoints.corners.find_box_corners` for the box corners ``which``
         (``(K,)`` bool) at their ``predicted`` gravity-frame positions, among the object's points
-        ``pts_g`` (pixels ``rows``, ``cols`` of ``points_hw``; focal length ``fx`` pixels) near them."""
+        ``pts_g`` (pixels ``rows``, ``cols`` of ``points_hw``; focal length ``fx`` pixels) near them:
+        the top-edge ends seeded at the observed top first, then one search per plane-normal mode
+        (declared-normal corners with ``corner_declared_step_px`` normals, the rest with 2 px)."""
         radius = self.config.corner_radius_fraction * size
         top = self.top_edge_end[which]
         if self.config.corner_top_seed and top.any():
