@@ -135,7 +135,8 @@ embeddings only, the 2D dense descriptors only, or both with square-root weights
 (:mod:`semcorr_core.alignment.energy`) after the robust fit, ``energy_soft_iou`` that and its
 soft-IoU silhouette stage; ``no_segment_join`` keeps every
 segment apart (``DetectorConfig.join_explained``, ``join_inside``); ``no_join_inside`` joins only the
-pieces on an object's fitted surface, not those inside its bounding box (``DetectorConfig.join_inside``); ``no_part_side`` leaves the mug's handle side
+pieces on an object's fitted surface, not those inside its bounding box
+(``DetectorConfig.join_inside``); ``no_part_side`` leaves the mug's handle side
 to the descriptors (``DetectorConfig.resolve_part_side``); ``no_deformation`` keeps the keypoints
 where the similarity fit puts them before they are looked for on the surface
 (``DetectorConfig.deform_radius``); ``no_floor_contacts`` leaves a chair's leg contacts where the

@@ -44,7 +44,8 @@ import numpy as np
 
 from semcorr_core.errors import InputError
 
-__all__ = ["BoxCorners", "PLANE_NORMALS", "OUTER_LAYER_FRACTION", "TopEdgeSeeds", "find_box_corners", "seed_at_top_edge"]
+__all__ = ["BoxCorners", "PLANE_NORMALS", "OUTER_LAYER_FRACTION", "TopEdgeSeeds", "find_box_corners",
+           "seed_at_top_edge"]
 
 PLANE_NORMALS = ("declared", "measured")
 OUTER_LAYER_FRACTION = 0.5

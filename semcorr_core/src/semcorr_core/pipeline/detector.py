@@ -295,10 +295,9 @@ class DetectorConfig:
             raise InputError(f"deform_radius must be >= 0 (0: off), got {self.deform_radius}")
         if int(self.deform_min_points) < 1:
             raise InputError(f"deform_min_points must be >= 1, got {self.deform_min_points}")
-        if not float(self.join_explained) >= 0.0:  # NaN too; above 1 (inf): never join
-            raise InputError(f"join_explained must be >= 0 (above 1: never join), got {self.join_explained}")
-        if not float(self.join_inside) >= 0.0:  # NaN too
-            raise InputError(f"join_inside must be >= 0 (above 1: never join), got {self.join_inside}")
+        for name in ("join_explained", "join_inside"):
+            if not float(getattr(self, name)) >= 0.0:  # NaN too; above 1 (inf): never join
+                raise InputError(f"{name} must be >= 0 (above 1: never join), got {getattr(self, name)}")
         for name in ("join_inside_margin", "join_inside_min_fraction", "join_inside_explained"):
             if not float(getattr(self, name)) >= 0.0:  # NaN too
                 raise InputError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -474,7 +473,7 @@ class Detector:
         # the ends of the object's top edge (a backrest's top corners): sought first at the observed top
         self._top_edge_outward = np.array([spec.top_edge_ends.get(n, (0.0, 0.0, 0.0)) for n in self.keypoint_names],
                                           dtype=np.float64).reshape(len(self.keypoint_names), 3)
-        self.top_edge_end = np.array([n in spec.top_edge_ends for n in self.keypoint_names], dtype=bool)
+        self.top_edge_end = np.linalg.norm(self._top_edge_outward, axis=1) > 0  # the category's are unit vectors
         # left/right keypoint pairs of a mirror-symmetric category, as index pairs
         index = {n: k for k, n in enumerate(self.keypoint_names)}
         swaps = spec.symmetry.keypoint_swaps if spec.symmetry.kind == "reflection" else ()
@@ -715,11 +714,11 @@ class Detector:
             for p in predicted[group]:
                 near |= np.einsum("ij,ij->i", pts_g - p, pts_g - p) <= radius * radius
             normals = normals_at_pixels(points_hw, rows[near], cols[near], step=step, valid=mask)
+            outset = self.config.corner_edge_outset_px * np.abs((predicted[group] @ G)[:, 2]) / fx
             bc = find_box_corners(predicted[group], self._corner_faces[which][group] @ Rg.T, pts_g[near], normals @ G.T,
                                   radius=radius, gate=self.config.corner_gate_fraction * size,
                                   support=self.config.corner_support, plane_normals=modes[group].tolist(),
-                                  edge_outset=self.config.corner_edge_outset_px * np.abs((predicted[group] @ G)[:, 2]) / fx,
-                                  layer_fraction=self._corner_layer_fraction[which][group])
+                                  edge_outset=outset, layer_fraction=self._corner_layer_fraction[which][group])
             xyz[group], found[group], seen[group] = bc.xyz, bc.found, bc.faces_seen
         return BoxCorners(xyz, found, seen)
 
