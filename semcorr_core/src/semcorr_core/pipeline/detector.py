@@ -73,7 +73,7 @@ from semcorr_core.models.bundle import ModelBundle, default_bundle_path, load_bu
 from semcorr_core.models.dense2d_bundle import (Dense2DBundle, default_dense2d_path, load_dense2d_bundle,
                                                 prototype_fingerprint)
 from semcorr_core.models.fusion import fuse_descriptors
-from semcorr_core.segmentation import SupportPlane, fit_support_plane, segment_objects
+from semcorr_core.segmentation import DepthNoiseModel, SupportPlane, fit_support_plane, segment_objects
 from semcorr_core.training.embed3d import normalise_clouds
 
 log = logging.getLogger(__name__)
@@ -400,7 +400,8 @@ class FrameSegments:
 
 def segment_frame(frame: RGBDFrame, seed: int = 0) -> FrameSegments:
     """Support plane and instances of ``frame``: its mask's instances when it carries one (the plane
-    is then fitted on the pixels outside them), else :func:`~semcorr_core.segmentation.segment_objects`."""
+    is then fitted on the pixels outside them, with the default sensor's depth noise, as
+    :func:`~semcorr_core.segmentation.segment_objects` fits it), else ``segment_objects``."""
     t0 = time.perf_counter()
     cam, depth = frame.camera, frame.depth
     points_cam = cam.backproject(depth)
@@ -412,7 +413,7 @@ def segment_frame(frame: RGBDFrame, seed: int = 0) -> FrameSegments:
         masks = [frame.mask == i for i in ids]
         rest = (depth > 0) & (frame.mask == 0)
         pts = points_cam[rest][:: max(1, int(rest.sum()) // 20000)]
-        plane = fit_support_plane(pts, seed=seed)
+        plane = fit_support_plane(pts, seed=seed, noise=DepthNoiseModel(), fx=cam.fx)
     G = gravity_frame(plane.normal)
     floor_z = -float(plane.offset)  # plane: n.x + d = 0, and z_gravity = n.x
     return FrameSegments(points_cam, plane, masks, G, floor_z, (time.perf_counter() - t0) * 1e3)
