@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from semcorr_core.errors import InputError
-from semcorr_core.keypoints.corners import find_box_corners, seed_at_top_edge
+from semcorr_core.keypoints.corners import find_box_corners, fit_face_plane, seed_at_top_edge
 
 X, Y, Z = np.eye(3)
 CORNER = np.array([0.40, 0.20, 0.45])  # front-left corner of a seat's top, the seat spans x, y <= corner
@@ -262,6 +262,118 @@ def test_faces_that_run_on_past_the_search_sphere_show_no_corner():
 
 # seed_at_top_edge: a backrest 0.40 m wide (y in [-0.20, 0.20]) rising to z = 0.90, 3 cm thick (x in [-0.03, 0])
 BACK_TOP_LEFT = np.array([0.0, 0.20, 0.90])
+
+
+def _quantised_front(rng, sigma=0.02, step=0.05, offset=0.017):
+    """The seat's front face (+x at x = CORNER x), 20 x 20 cm, read by a sensor along -x: noise of
+    ``sigma`` then steps of ``step`` in x, the face ``offset`` above a step."""
+    pts, n = _face(X, CORNER, Y, Z, (-0.20, 0.0), (-0.20, 0.0))
+    x = pts[:, 0] + rng.normal(0.0, sigma, len(pts))
+    base = CORNER[0] - offset
+    pts = pts.copy()
+    pts[:, 0] = base + np.round((x - base) / step) * step
+    return pts, n
+
+
+def test_a_face_plane_averages_over_quantisation_layers():
+    # 2 cm noise in 5 cm steps (a reading at 3-4 m): the outer dense window's median snaps to one
+    # layer; the fitted plane lies within 3 mm of the face
+    rng = np.random.default_rng(0)
+    pts, _ = _quantised_front(rng)
+    tol = np.full(len(pts), 2.5 * np.sqrt(0.02 ** 2 + 0.05 ** 2 / 12))
+    plane = fit_face_plane(pts, X, tol, seed=1)
+    assert plane is not None and plane.inliers.sum() > 0.9 * len(pts)
+    assert float(plane.normal @ X) > np.cos(np.deg2rad(2.0)) and abs(plane.offset - CORNER[0]) < 0.003
+    from semcorr_core.keypoints.corners import _outer_dense_window
+
+    window = _outer_dense_window(pts[:, 0], 0.015, 0.5)
+    assert abs(float(np.median(pts[window, 0])) - CORNER[0]) > 0.015  # a layer, not the face
+
+
+def test_a_face_plane_keeps_to_its_expected_direction():
+    pts, _ = _face(X, CORNER, Y, Z, (-0.15, 0.0), (-0.15, 0.0))
+    tol = np.full(len(pts), 0.005)
+    tilt = lambda deg: np.array([np.cos(np.deg2rad(deg)), 0.0, np.sin(np.deg2rad(deg))])
+    assert fit_face_plane(pts, tilt(30.0), tol) is not None  # within 35 degrees of the face
+    assert fit_face_plane(pts, tilt(50.0), tol) is None
+    assert fit_face_plane(pts, tilt(50.0), tol, max_angle_deg=60.0) is not None
+    flipped = fit_face_plane(pts, -X, tol, max_angle_deg=10.0)
+    assert flipped is not None and float(flipped.normal @ X) < -0.999  # oriented along what was expected
+    assert abs(flipped.offset + CORNER[0]) < 1e-9
+
+
+def test_a_face_plane_needs_its_inliers():
+    pts, _ = _face(X, CORNER, Y, Z, (-0.01, 0.0), (-0.01, 0.0))  # 9 points
+    assert fit_face_plane(pts, X, np.full(len(pts), 0.005)) is None
+    assert fit_face_plane(pts, X, np.full(len(pts), 0.005), min_inliers=5) is not None
+    blob = np.random.default_rng(3).normal(0.0, 0.1, (300, 3))  # no plane within 2 mm holds 20 points
+    assert fit_face_plane(blob, X, np.full(300, 0.002)) is None
+
+
+@pytest.mark.parametrize("bad", [
+    dict(points=np.zeros((30, 2))),
+    dict(points=np.full((30, 3), np.nan)),
+    dict(expected_normal=np.zeros(3)),
+    dict(expected_normal=np.array([1.0, np.nan, 0.0])),
+    dict(tolerance=np.full(29, 0.01)),
+    dict(tolerance=np.zeros(30)),
+    dict(max_angle_deg=90.0),
+    dict(hypotheses=0),
+    dict(min_inliers=2),
+])
+def test_face_plane_bad_input(bad):
+    args = dict(points=np.random.default_rng(0).normal(size=(30, 3)), expected_normal=X, tolerance=np.full(30, 0.01))
+    args.update(bad)
+    with pytest.raises(InputError):
+        fit_face_plane(**args)
+
+
+def test_a_given_face_plane_is_the_face():
+    # the front's normals unknown (NaN, as at a depth edge): without its plane the front is unseen and
+    # bounds x at the outermost top / side reading; given its plane (here 4 mm out), x is that plane
+    pts, n = _seat()
+    n = n.copy()
+    front = np.isclose(pts[:, 0], CORNER[0]) & ~np.isclose(pts[:, 2], CORNER[2])
+    n[front] = np.nan
+    planes = np.full((1, 3, 4), np.nan)
+    planes[0, 0] = [1.0, 0.0, 0.0, CORNER[0] + 0.004]
+    tol = np.full(len(pts), 0.005)
+    unseen = _find(pts, n, PREDICTED)
+    given = _find(pts, n, PREDICTED, face_planes=planes, face_tolerance=tol)
+    assert unseen.found[0] and given.found[0] and given.faces_seen[0] == 3
+    assert abs(unseen.xyz[0, 0] - CORNER[0]) <= SPACING
+    assert given.xyz[0, 0] == pytest.approx(CORNER[0] + 0.004, abs=1e-9)
+    np.testing.assert_allclose(given.xyz[0, 1:], CORNER[1:], atol=1e-9)  # the side and top as before
+
+
+def test_face_planes_without_a_plane_change_nothing():
+    pts, n = _seat()
+    noisy = pts + np.random.default_rng(2).normal(0.0, 0.003, pts.shape)
+    predicted = np.stack([PREDICTED, PREDICTED + 0.01])
+    faces = np.asarray([[X, Y, Z]] * 2, float)
+    kw = dict(radius=0.06, gate=0.08)
+    plain = find_box_corners(predicted, faces, noisy, n, **kw)
+    nan = find_box_corners(predicted, faces, noisy, n, face_planes=np.full((2, 3, 4), np.nan),
+                           face_tolerance=np.full(len(pts), 0.01), **kw)
+    np.testing.assert_array_equal(plain.xyz, nan.xyz)
+    np.testing.assert_array_equal(plain.found, nan.found)
+    np.testing.assert_array_equal(plain.faces_seen, nan.faces_seen)
+
+
+@pytest.mark.parametrize("bad", [
+    dict(face_planes=np.full((1, 2, 4), np.nan), face_tolerance=np.full(5, 0.01)),  # two slots for three faces
+    dict(face_planes=np.full((1, 3, 3), np.nan), face_tolerance=np.full(5, 0.01)),
+    dict(face_planes=np.full((1, 3, 4), np.nan)),  # no tolerance
+    dict(face_planes=np.full((1, 3, 4), np.nan), face_tolerance=np.full(4, 0.01)),
+    dict(face_planes=np.full((1, 3, 4), np.nan), face_tolerance=np.zeros(5)),
+    dict(face_planes=np.full((1, 3, 4), np.nan), face_tolerance=np.full(5, np.nan)),
+])
+def test_face_planes_bad_input(bad):
+    args = dict(predicted=np.zeros((1, 3)), faces=np.zeros((1, 3, 3)), points=np.zeros((5, 3)),
+                normals=np.zeros((5, 3)), radius=0.06, gate=0.08)
+    args.update(bad)
+    with pytest.raises(InputError, match="face_"):
+        find_box_corners(**args)
 
 
 def _backrest(width=0.40, height=0.30, spacing=SPACING):

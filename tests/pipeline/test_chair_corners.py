@@ -228,14 +228,15 @@ def test_the_shape_prior_reports_each_keypoints_uncertainty(default_chairs, no_r
 def _first_look(config: DetectorConfig, rgbd, gt_mask, monkeypatch):
     """What the detector's first corner search on ``rgbd`` passed to ``find_box_corners``, per box
     corner (in the detector's keypoint order): name -> dict of plane_normals, predicted (gravity
-    frame), edge_outset, layer_fraction, support; the normals' stencils per call; the detector."""
+    frame), edge_outset, layer_fraction, support, faces, points (the call's), face_planes,
+    face_tolerance; the normals' stencils per call; the detector."""
     import semcorr_core.pipeline.detector as detector_module
 
     looks, steps = [], []
     real_find, real_normals = detector_module.find_box_corners, detector_module.normals_at_pixels
 
     def spy_find(predicted, faces, points, normals, **kwargs):
-        looks[-1].append((np.array(predicted), kwargs))
+        looks[-1].append((np.array(predicted), kwargs, np.array(faces), np.array(points)))
         return real_find(predicted, faces, points, normals, **kwargs)
 
     def spy_normals(*args, **kwargs):
@@ -258,12 +259,15 @@ def _first_look(config: DetectorConfig, rgbd, gt_mask, monkeypatch):
     # one call per plane-normal mode, declared first, each with its corners in keypoint order
     order = [n for n, m in zip(names, modes) if m == "declared"] + [n for n, m in zip(names, modes) if m != "declared"]
     rows = []
-    for predicted, kwargs in looks[0]:
+    for predicted, kwargs, faces, points in looks[0]:
         outset = np.broadcast_to(np.asarray(kwargs["edge_outset"], float), (len(predicted),))
+        planes = kwargs.get("face_planes")
         for k in range(len(predicted)):
             rows.append({"plane_normals": kwargs["plane_normals"][k], "predicted": predicted[k],
                          "edge_outset": float(outset[k]), "layer_fraction": np.asarray(kwargs["layer_fraction"])[k],
-                         "support": kwargs["support"]})
+                         "support": kwargs["support"], "faces": faces[k], "points": points,
+                         "face_planes": None if planes is None else np.asarray(planes)[k],
+                         "face_tolerance": kwargs.get("face_tolerance")})
     assert len(rows) == len(order)
     return dict(zip(order, rows)), steps[: len(looks[0])], det
 
@@ -296,6 +300,35 @@ def test_the_declared_stencil_is_a_setting(chair_frames, monkeypatch):
     rgbd, _, gt_mask = chair_frames[0]
     _, steps, _ = _first_look(DetectorConfig(shape_prior=False, corner_declared_step_px=5), rgbd, gt_mask, monkeypatch)
     assert steps == [5, 2]
+
+
+@pytest.mark.parametrize("patch", [2.0, 0.0])
+def test_the_backrest_front_is_a_plane_fitted_over_a_wider_patch(chair_frames, monkeypatch, patch):
+    # the measured-normal corners (the backrest's tops) get their first face's plane fitted
+    # beforehand; the seat's declared-normal corners and the other faces are looked for as before
+    rgbd, _, gt_mask = chair_frames[0]
+    first, _, _ = _first_look(DetectorConfig(shape_prior=False, corner_face_patch=patch), rgbd, gt_mask, monkeypatch)
+    for name in ("seat_front_left", "seat_front_right", "seat_back_left", "seat_back_right"):
+        assert first[name]["face_planes"] is None and first[name]["face_tolerance"] is None
+    tops = [first[n] for n in ("back_top_left", "back_top_right")]
+    if patch == 0.0:
+        assert all(row["face_planes"] is None for row in tops)
+        return
+    fitted = 0
+    for row in tops:
+        planes, tol, points = row["face_planes"], row["face_tolerance"], row["points"]
+        assert planes.shape == (3, 4) and np.isnan(planes[1:]).all()
+        assert tol.shape == (len(points),) and (tol >= 0.01).all()
+        np.testing.assert_array_less(tol, 0.1)  # 2.5 sigmas of the default sensor at 2-3 m: 2-4 cm
+        if np.isfinite(planes[0]).all():
+            fitted += 1
+            normal, offset = planes[0, :3], planes[0, 3]
+            main = row["faces"][0] / np.linalg.norm(row["faces"][0])
+            assert abs(np.linalg.norm(normal) - 1.0) < 1e-9 and float(normal @ main) >= np.cos(np.deg2rad(35.0))
+            assert offset < 0.0  # the camera (the origin) on the side the outward normal points to
+            assert abs(float(row["predicted"] @ normal) - offset) < 0.05  # the corner's own face
+            assert (np.abs(points @ normal - offset) <= tol).sum() >= 20
+    assert fitted >= 1
 
 
 @pytest.mark.parametrize("seed", [True, False])
@@ -338,7 +371,10 @@ def test_the_backrest_tops_are_sought_at_the_observed_top_first(chair_frames, mo
                                          ("corner_top_layer_fraction", 0.0), ("corner_top_layer_fraction", 1.5),
                                          ("corner_top_layer_fraction", float("nan")), ("corner_support", 0.0),
                                          ("corner_support", float("nan")), ("corner_top_reach_fraction", -0.1),
-                                         ("corner_declared_step_px", 0), ("corner_declared_step_px", 2.5)])
+                                         ("corner_declared_step_px", 0), ("corner_declared_step_px", 2.5),
+                                         ("corner_face_patch", -1.0), ("corner_face_patch", 0.5),
+                                         ("corner_face_patch", float("nan")), ("corner_face_sigmas", -0.1),
+                                         ("corner_face_sigmas", float("nan"))])
 def test_bad_corner_settings_are_input_errors(field, value):
     with pytest.raises(InputError, match=field):
         replace(DetectorConfig(), **{field: value})

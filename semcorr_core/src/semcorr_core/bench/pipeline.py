@@ -111,6 +111,7 @@ ABLATIONS = {
     "no_deformation": {"deform_radius": 0.0},
     "no_floor_contacts": {"floor_contacts": False},
     "no_corners": {"corners": False},
+    "no_corner_face_patch": {"corner_face_patch": 0.0},
     "no_mirror": {"mirror_completion": False},
     "no_shape_prior": {"shape_prior": False},
     "no_corner_retry": {"corner_retry": False},
@@ -156,6 +157,8 @@ corners where the fit puts them, not first at the observed top (``DetectorConfig
 ``corner_support_15mm`` accepts a corner's face only with a point within 1.5 cm of the corner, not 2 cm
 (``DetectorConfig.corner_support``); ``corner_declared_step_2px`` sorts a seat corner's points into
 its faces by 2-pixel-stencil normals, not 3 (``DetectorConfig.corner_declared_step_px``);
+``no_corner_face_patch`` finds a backrest top's front face on its points' normals near the corner,
+without the plane fitted over a wider patch first (``DetectorConfig.corner_face_patch``);
 ``prior_gaussian`` conditions on the found keypoints as plain Gaussian measurements (``DetectorConfig.prior_robust``)."""
 
 

@@ -457,7 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "no_floor_contacts", "no_corners", "no_mirror", "no_shape_prior",
                             "no_corner_retry", "prior_gaussian", "corner_measured_normals",
                             "corner_declared_normals", "no_corner_edge_outset", "corner_outer_top_layer",
-                            "no_corner_top_seed", "corner_support_15mm", "corner_declared_step_2px"],
+                            "no_corner_top_seed", "corner_support_15mm", "corner_declared_step_2px",
+                            "no_corner_face_patch"],
                    help="pipeline: also run this detector variant on the same frames (repeatable); prior_only = "
                         "keypoints by the category-level fit alone; no_refinement = the robust fit alone; "
                         "descriptors_3d / descriptors_2d / fused = match with 3D embeddings, 2D dense "
@@ -479,7 +480,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "no_corner_top_seed = a backrest's top corners sought where the fit puts them, not at the "
                         "observed top first; corner_support_15mm = a corner face needs a point within 1.5 cm "
                         "of the corner, not 2 cm; corner_declared_step_2px = a seat corner's points sorted into its "
-                        "faces by 2-pixel, not 3-pixel, stencil normals")
+                        "faces by 2-pixel, not 3-pixel, stencil normals; no_corner_face_patch = a backrest top's front "
+                        "face found on its points' normals near the corner, not fitted as a plane over twice "
+                        "the search radius first")
     b.add_argument("--dense2d", type=Path, default=None,
                    help="pipeline: 2D descriptor model for the 2D / fused variants (default the shipped one)")
     b.add_argument("--instances", type=int, default=12, help="held-out test instances (embed3d)")
