@@ -231,23 +231,6 @@ def test_plane_fit_near_the_camera_is_the_fixed_threshold_fit():
     assert noisy.inlier_fraction == fixed.inlier_fraction
 
 
-def test_weighted_plane_refit_hand_computed():
-    from semcorr_core.segmentation.support_plane import _plane_from
-
-    square = np.array([[0.0, 0, 1], [1, 0, 1], [0, 1, 1], [1, 1, 1]])
-    off = np.array([[0.5, 0.5, 1.1]])  # over the square's centre: no cross term tilts the plane
-    pts = np.concatenate([square, off])
-    # unweighted it lifts the plane to the centroid: z = (4 + 1.1) / 5 = 1.02; the normal stays z
-    n, d = _plane_from(pts)
-    assert abs(abs(n[2]) - 1) < 1e-12 and -d / n[2] == pytest.approx(1.02)
-    # weight 1e-9 on it: the square's plane, z = 1
-    n, d = _plane_from(pts, np.array([1, 1, 1, 1, 1e-9]))
-    assert abs(abs(n[2]) - 1) < 1e-12 and -d / n[2] == pytest.approx(1.0, abs=1e-8)
-    # weight 3 on it: z = (4 + 3 * 1.1) / 7
-    n, d = _plane_from(pts, np.array([1, 1, 1, 1, 3.0]))
-    assert -d / n[2] == pytest.approx(7.3 / 7)
-
-
 @pytest.mark.parametrize("kwargs, match", [
     (dict(fx=None), "focal length"),
     (dict(fx=0.0), "focal length"),

@@ -1,5 +1,5 @@
-"""Geometry: cameras, transforms, similarity alignment (Umeyama + RANSAC), point sampling,
-mesh geodesics and pseudo-geodesic point-cloud neighbourhoods.
+"""Geometry: cameras, transforms, similarity alignment (Umeyama + RANSAC), least-squares planes,
+point sampling, mesh geodesics and pseudo-geodesic point-cloud neighbourhoods.
 
 numpy functions take one problem; ``*_torch`` / batched functions take ``(B, N, 3)`` tensors and
 work on the tensors' device. Bad input raises :class:`semcorr_core.errors.InputError` (or a
@@ -14,6 +14,7 @@ from semcorr_core.geometry.geodesic import (
     mesh_edges,
     pairwise_geodesic_distances,
 )
+from semcorr_core.geometry.planes import fit_plane_least_squares
 from semcorr_core.geometry.pseudo_geodesic import pseudo_geodesic_neighbourhood, pseudo_geodesic_neighbourhoods
 from semcorr_core.geometry.ransac import (
     RansacResult,
@@ -62,6 +63,7 @@ __all__ = [
     "geodesic_distance_field",
     "pairwise_geodesic_distances",
     "mesh_edges",
+    "fit_plane_least_squares",
     "pseudo_geodesic_neighbourhood",
     "pseudo_geodesic_neighbourhoods",
 ]

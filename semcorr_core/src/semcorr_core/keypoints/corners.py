@@ -43,6 +43,7 @@ from typing import NamedTuple, Optional, Sequence
 import numpy as np
 
 from semcorr_core.errors import InputError
+from semcorr_core.geometry.planes import fit_plane_least_squares
 
 __all__ = ["BoxCorners", "FacePlane", "PLANE_NORMALS", "OUTER_LAYER_FRACTION", "TopEdgeSeeds", "find_box_corners",
            "fit_face_plane", "seed_at_top_edge"]
@@ -246,14 +247,11 @@ def fit_face_plane(points: np.ndarray, expected_normal: np.ndarray, tolerance: n
         inliers = np.abs(p @ normal - offset) <= tol
         if int(inliers.sum()) < int(min_inliers):
             return None
-        w = 1.0 / tol[inliers] ** 2
-        w /= w.mean()
-        centre = w @ p[inliers] / len(w)
-        _, sv, vt = np.linalg.svd((p[inliers] - centre) * np.sqrt(w)[:, None], full_matrices=False)
-        if sv[1] < 1e-9:
+        fit = fit_plane_least_squares(p[inliers], 1.0 / tol[inliers] ** 2)
+        if fit is None:
             return None
-        normal = vt[-1] if vt[-1] @ n0 >= 0 else -vt[-1]
-        offset = float(normal @ centre)
+        normal, d = fit  # normal @ x + d = 0
+        normal, offset = (normal, -d) if normal @ n0 >= 0 else (-normal, d)
     inliers = np.abs(p @ normal - offset) <= tol
     if float(normal @ n0) < cos_max or int(inliers.sum()) < int(min_inliers):
         return None

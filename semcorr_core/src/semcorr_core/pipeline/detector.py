@@ -727,8 +727,8 @@ class Detector:
         xyz, found, seen = predicted.copy(), np.zeros(len(predicted), bool), np.zeros(len(predicted), np.int64)
         # a declared face's normals only sort its points (a wider stencil sorts them better under
         # noise); a measured face's plane lies along them (a wider stencil mixes a thin rail's faces)
-        for group, step in ((modes == "declared", int(self.config.corner_declared_step_px)),
-                            (modes == "measured", NORMAL_STEP_PX)):
+        for mode, step in (("declared", int(self.config.corner_declared_step_px)), ("measured", NORMAL_STEP_PX)):
+            group = modes == mode
             if not group.any():
                 continue
             near = np.zeros(len(pts_g), bool)  # normals are needed around the corners only
@@ -738,7 +738,7 @@ class Detector:
             outset = self.config.corner_edge_outset_px * np.abs((predicted[group] @ G)[:, 2]) / fx
             faces = self._corner_faces[which][group] @ Rg.T
             planes = tolerance = None
-            if modes[group][0] == "measured" and self.config.corner_face_patch > 0:
+            if mode == "measured" and self.config.corner_face_patch > 0:
                 planes, tolerance = self._main_face_planes(predicted[group], faces, pts_g, pts_g[near], radius, fx)
             bc = find_box_corners(predicted[group], faces, pts_g[near], normals @ G.T,
                                   radius=radius, gate=self.config.corner_gate_fraction * size,

@@ -65,6 +65,7 @@ from scipy.spatial import cKDTree
 
 from semcorr_core.errors import InputError, InvalidDepthError
 from semcorr_core.geometry.camera import PinholeCamera
+from semcorr_core.geometry.planes import fit_plane_least_squares
 from semcorr_core.geometry.transforms import gravity_frame
 from semcorr_core.segmentation.depth_noise import DepthNoiseModel
 
@@ -88,21 +89,6 @@ class Segmentation(NamedTuple):
     labels: np.ndarray
     masks: list[np.ndarray]
     heights: np.ndarray
-
-
-def _plane_from(points: np.ndarray, weights: Optional[np.ndarray] = None) -> tuple[np.ndarray, float] | None:
-    if weights is None:
-        c = points.mean(0)
-        centred = points - c
-    else:
-        w = weights / weights.mean()  # mean 1: the degeneracy test below keeps its scale
-        c = w @ points / len(points)
-        centred = (points - c) * np.sqrt(w)[:, None]
-    _, sv, vt = np.linalg.svd(centred, full_matrices=False)
-    if sv[1] < 1e-9:
-        return None
-    n = vt[-1]
-    return n, -float(n @ c)
 
 
 _MIN_VALID_PIXELS = 100  # fewer depth readings than this: no plane, no object to find
@@ -185,7 +171,7 @@ def fit_support_plane(points: np.ndarray, *, threshold: float = 0.01, max_iterat
     for _ in range(2):  # refit on inliers, re-select
         tol = tolerance(best_n)
         inl = np.abs(p @ best_n + best_d) < tol
-        fit = _plane_from(p[inl], None if spread is None else 1.0 / tol[inl] ** 2)
+        fit = fit_plane_least_squares(p[inl], None if spread is None else 1.0 / tol[inl] ** 2)
         if fit is None:
             break
         best_n, best_d = fit
